@@ -1,0 +1,28 @@
+# `make demo` and `make test` set up everything on a fresh machine, then run.
+PYTHON ?= python3
+BIN := .venv/bin
+STAMP := .venv/.installed
+
+.PHONY: demo test setup bench clean
+
+$(STAMP): pyproject.toml constraints/cpu.txt scripts/setup.sh
+	PYTHON=$(PYTHON) bash scripts/setup.sh
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	rm -rf runs/demo
+	$(BIN)/aegan train stacked_ae --out runs/demo
+	$(BIN)/aegan reconstruct runs/demo --out runs/demo/reconstructions.png
+	$(BIN)/aegan encode runs/demo --split valid --plot runs/demo/codings-valid-tsne.png
+	@echo "demo: look at runs/demo/reconstructions.png and runs/demo/codings-valid-tsne.png"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/stacked_ae_epoch.py
+
+clean:
+	rm -rf .venv runs .pytest_cache

@@ -1,0 +1,5 @@
+import sys
+
+from aegan.cli import main
+
+sys.exit(main())

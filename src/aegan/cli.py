@@ -1,0 +1,148 @@
+"""The `aegan` command. User errors print one line and exit with status 2."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from aegan.errors import AeganError
+
+EXIT_USER_ERROR = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, no usage dump
+        self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _count(kind: str, minimum: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number {kind}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum} {kind}, got {value}")
+        return value
+    return parse
+
+
+def _cmd_data(args) -> int:
+    from aegan.data import find_fashion_mnist, load_fashion_mnist, search_path
+
+    folder = find_fashion_mnist(args.data_dir)
+    data = load_fashion_mnist(args.data_dir)
+    print(f"Fashion-MNIST found in {folder}")
+    print(f"  train {len(data.train_images):,}  valid {len(data.valid_images):,}  test {len(data.test_images):,}")
+    print("  search path: " + ", ".join(str(p) for p in search_path(args.data_dir)))
+    return 0
+
+
+def _cmd_presets(args) -> int:
+    from aegan.config import preset_descriptions
+
+    descriptions = preset_descriptions()
+    width = max(len(name) for name in descriptions)
+    for name, text in descriptions.items():
+        print(f"{name:<{width}}  {text}")
+    return 0
+
+
+def _cmd_train(args) -> int:
+    from aegan.api import train
+    from aegan.config import parse_override
+
+    overrides = dict(parse_override(text) for text in args.set)
+    run = train(args.preset, out=args.out, epochs=args.epochs, batch_size=args.batch_size,
+                seed=args.seed, overrides=overrides, data_dir=args.data_dir,
+                progress=not args.quiet)
+    print(run.path)
+    return 0
+
+
+def _cmd_reconstruct(args) -> int:
+    from aegan.api import plot_reconstructions
+
+    print(plot_reconstructions(args.run, args.out, n=args.n))
+    return 0
+
+
+def _cmd_encode(args) -> int:
+    import numpy as np
+
+    from aegan.api import encode, plot_codings
+    from aegan.files import atomic_write_bytes
+    from aegan.runs import Run
+
+    run = Run(args.run)
+    codings, labels = encode(run, args.split)
+    out = Path(args.out or run.path / f"codings-{args.split}.npy")
+    import io
+
+    buffer = io.BytesIO()
+    np.save(buffer, codings)
+    atomic_write_bytes(out, buffer.getvalue())
+    print(f"{out}  ({codings.shape[0]:,} codings of size {codings.shape[1]})")
+    if not args.no_plot:
+        plot = plot_codings(codings, labels, args.plot or run.path / f"codings-{args.split}-tsne.png",
+                            max_points=args.max_points, title=f"{run.config.name}: {args.split} codings")
+        print(plot)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="aegan", description="Autoencoders and GANs: train, encode, reconstruct.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    data = commands.add_parser("data", help="say where Fashion-MNIST was found")
+    data.add_argument("--data-dir", help="folder holding the four IDX files")
+    data.set_defaults(handler=_cmd_data)
+
+    presets = commands.add_parser("presets", help="list the built-in presets")
+    presets.set_defaults(handler=_cmd_presets)
+
+    train = commands.add_parser("train", help="train a preset or a TOML config into a run folder")
+    train.add_argument("preset", metavar="PRESET_OR_TOML")
+    train.add_argument("--epochs", type=_count("of epochs", 1))
+    train.add_argument("--batch-size", type=_count("batch size", 1))
+    train.add_argument("--seed", type=_count("seed", 0))
+    train.add_argument("--out", help="run folder (default runs/<preset>-<time>)")
+    train.add_argument("--data-dir", help="folder holding the Fashion-MNIST IDX files")
+    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a config key, e.g. training.learning_rate=0.5")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(handler=_cmd_train)
+
+    reconstruct = commands.add_parser("reconstruct", help="draw validation images and their reconstructions")
+    reconstruct.add_argument("run", metavar="RUN")
+    reconstruct.add_argument("--n", type=_count("of images", 1), default=5)
+    reconstruct.add_argument("--out", help="PNG file (default RUN/reconstructions.png)")
+    reconstruct.set_defaults(handler=_cmd_reconstruct)
+
+    encode = commands.add_parser("encode", help="write codings (.npy) and a t-SNE plot of them")
+    encode.add_argument("run", metavar="RUN")
+    encode.add_argument("--split", choices=("train", "valid", "test"), default="valid")
+    encode.add_argument("--out", help=".npy file (default RUN/codings-SPLIT.npy)")
+    encode.add_argument("--plot", help="PNG file (default RUN/codings-SPLIT-tsne.png)")
+    encode.add_argument("--max-points", type=_count("of points", 10), default=5000,
+                        help="points in the t-SNE plot (a random subset beyond this)")
+    encode.add_argument("--no-plot", action="store_true", help="write the codings only")
+    encode.set_defaults(handler=_cmd_encode)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except AeganError as error:
+        print(f"aegan: error: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("aegan: interrupted; the run folder keeps its last complete checkpoint", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

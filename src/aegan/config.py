@@ -1,0 +1,226 @@
+"""Run configuration: frozen dataclasses built from TOML presets and KEY=VALUE overrides.
+
+A run config has three sections, `model`, `data` and `training`. The `model` section's
+`kind` picks the model family; its other keys are that family's config dataclass fields.
+Every key is checked: an unknown one is an error that suggests the closest valid key.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import importlib.resources
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aegan.errors import AeganError, closest
+from aegan.models import MODEL_KINDS
+
+OPTIMIZERS = ("sgd", "rmsprop", "adam", "nadam")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def _check_positive(key, value):
+    if value <= 0:
+        raise AeganError(f"{key}={value}: expected a positive number")
+
+
+def _check_choice(key, value, choices):
+    if value not in choices:
+        raise AeganError(f"{key}={value!r}: expected one of {', '.join(choices)}{closest(value, choices)}")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    dataset: str = "fashion_mnist"
+    data_dir: str = ""  # empty: the search path of aegan.data
+
+    def __post_init__(self):
+        if self.dataset != "fashion_mnist":
+            raise AeganError(f"data.dataset={self.dataset!r}: expected 'fashion_mnist'")
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    num_epochs: int = 20
+    batch_size: int = 32
+    optimizer: str = "sgd"
+    learning_rate: float = 1.5
+    momentum: float = 0.0
+    seed: int = 42
+    device: str = "auto"
+    num_threads: int = 0  # 0: PyTorch's default, one thread per physical core
+
+    def __post_init__(self):
+        _check_positive("training.num_epochs", self.num_epochs)
+        _check_positive("training.batch_size", self.batch_size)
+        _check_positive("training.learning_rate", self.learning_rate)
+        _check_choice("training.optimizer", self.optimizer, OPTIMIZERS)
+        _check_choice("training.device", self.device, DEVICES)
+        if not 0 <= self.momentum < 1:
+            raise AeganError(f"training.momentum={self.momentum}: expected 0 <= momentum < 1")
+        if self.num_threads < 0:
+            raise AeganError(f"training.num_threads={self.num_threads}: expected 0 (auto) or more")
+        if self.seed < 0:
+            raise AeganError(f"training.seed={self.seed}: expected a non-negative whole number")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    name: str
+    model: Any
+    data: DataConfig = field(default_factory=DataConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _coerce(key: str, value: Any, kind: Any) -> Any:
+    """`value` as the field type `kind` (int, float, str, bool or tuple[int, ...])."""
+    origin = typing.get_origin(kind)
+    if origin in (typing.Union, types.UnionType):
+        return _coerce(key, value, [k for k in typing.get_args(kind) if k is not type(None)][0])
+    if origin is tuple:
+        item = typing.get_args(kind)[0]
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = [value]
+        if not isinstance(value, (list, tuple)):
+            raise AeganError(f"{key}={value!r}: expected a list such as [100, 30]")
+        return tuple(_coerce(key, v, item) for v in value)
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        raise AeganError(f"{key}={value!r}: expected true or false")
+    if kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise AeganError(f"{key}={value!r}: expected a whole number")
+    if kind is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise AeganError(f"{key}={value!r}: expected a number")
+    if kind is str:
+        return str(value)
+    return value
+
+
+def build_dataclass(cls, values: dict, section: str):
+    """An instance of `cls` from a plain dict, checking keys and coercing types."""
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in values.items():
+        if key not in names:
+            raise AeganError(
+                f"unknown key {section}.{key}{closest(key, names)}: "
+                f"valid keys are {', '.join(section + '.' + n for n in names)}"
+            )
+        kwargs[key] = _coerce(f"{section}.{key}", value, hints[key])
+    return cls(**kwargs)
+
+
+def preset_names() -> list[str]:
+    folder = importlib.resources.files("aegan") / "presets"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def preset_descriptions() -> dict[str, str]:
+    return {name: read_toml(name)[1].get("description", "") for name in preset_names()}
+
+
+def read_toml(preset_or_path: str) -> tuple[str, dict]:
+    """(name, table) for a preset name or a path to a TOML file."""
+    path = Path(preset_or_path)
+    if preset_or_path.endswith(".toml") or path.is_file():
+        if not path.is_file():
+            raise AeganError(f"config file {preset_or_path} does not exist: check the path")
+        text, name = path.read_text(), path.stem
+    else:
+        names = preset_names()
+        if preset_or_path not in names:
+            raise AeganError(
+                f"unknown preset {preset_or_path!r}{closest(preset_or_path, names)}: "
+                "run `aegan presets` to list them, or pass a path to a .toml file"
+            )
+        text = (importlib.resources.files("aegan") / "presets" / f"{preset_or_path}.toml").read_text()
+        name = preset_or_path
+    try:
+        return name, tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise AeganError(f"{preset_or_path} is not valid TOML ({error}): fix the file") from None
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """'section.key=value' -> ('section.key', value), the value read as TOML when it can be."""
+    if "=" not in text:
+        raise AeganError(f"--set {text!r}: expected KEY=VALUE, for example training.learning_rate=0.5")
+    key, raw = (part.strip() for part in text.split("=", 1))
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key, value
+
+
+def valid_keys(table: dict) -> list[str]:
+    kind = table.get("model", {}).get("kind", "")
+    keys = [f"data.{f.name}" for f in dataclasses.fields(DataConfig)]
+    keys += [f"training.{f.name}" for f in dataclasses.fields(TrainingConfig)]
+    if kind in MODEL_KINDS:
+        keys += [f"model.{f.name}" for f in dataclasses.fields(MODEL_KINDS[kind][0])]
+    return keys
+
+
+def apply_overrides(table: dict, overrides: dict[str, Any]) -> dict:
+    table = copy.deepcopy(table)
+    for key, value in overrides.items():
+        if key == "model.kind":
+            table.setdefault("model", {})["kind"] = value
+    for key, value in overrides.items():
+        keys = valid_keys(table)
+        if key not in keys:
+            raise AeganError(f"unknown --set key {key!r}{closest(key, keys)}: valid keys are {', '.join(keys)}")
+        section, field = key.split(".", 1)
+        table.setdefault(section, {})[field] = value
+    return table
+
+
+def config_from_table(name: str, table: dict) -> RunConfig:
+    unknown = set(table) - {"description", "model", "data", "training"}
+    if unknown:
+        key = sorted(unknown)[0]
+        raise AeganError(
+            f"unknown section {key!r}{closest(key, ['model', 'data', 'training'])}: "
+            "expected [model], [data] and [training]"
+        )
+    model_table = dict(table.get("model", {}))
+    kind = model_table.get("kind", "")
+    if kind not in MODEL_KINDS:
+        raise AeganError(
+            f"model.kind={kind!r}: expected one of {', '.join(MODEL_KINDS)}{closest(kind, MODEL_KINDS)}"
+        )
+    return RunConfig(
+        name=name,
+        model=build_dataclass(MODEL_KINDS[kind][0], model_table, "model"),
+        data=build_dataclass(DataConfig, table.get("data", {}), "data"),
+        training=build_dataclass(TrainingConfig, table.get("training", {}), "training"),
+    )
+
+
+def load_config(preset_or_path: str, overrides: dict[str, Any] | None = None) -> RunConfig:
+    """The resolved config of a preset (or TOML file) with dotted-key overrides applied."""
+    name, table = read_toml(preset_or_path)
+    return config_from_table(name, apply_overrides(table, overrides or {}))
+
+
+def config_from_dict(values: dict) -> RunConfig:
+    """Inverse of RunConfig.to_dict (reads a run folder's config.json)."""
+    table = {k: values.get(k, {}) for k in ("model", "data", "training")}
+    return config_from_table(values.get("name", "run"), table)

@@ -1,0 +1,13 @@
+"""The one exception type for mistakes a user can fix."""
+
+import difflib
+
+
+class AeganError(ValueError):
+    """A user error: the message names the bad value, what was expected and the fix."""
+
+
+def closest(name: str, choices) -> str:
+    """A ' (did you mean X?)' hint for `name`, or '' when nothing is close."""
+    match = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.5)
+    return f" (did you mean {match[0]!r}?)" if match else ""

@@ -1,0 +1,49 @@
+"""Figures, drawn with matplotlib's Agg backend and saved atomically as PNG."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from aegan.files import atomic_savefig  # noqa: E402
+
+
+def plot_reconstructions(originals: np.ndarray, reconstructions: np.ndarray,
+                         path: str | os.PathLike) -> Path:
+    """The seed's figure: originals on the top row, their reconstructions below."""
+    n = len(originals)
+    figure, axes = plt.subplots(2, n, figsize=(n * 1.5, 3.2), squeeze=False)
+    for column in range(n):
+        for row, images in enumerate((originals, reconstructions)):
+            axes[row, column].imshow(images[column], cmap="binary", vmin=0, vmax=1)
+            axes[row, column].axis("off")
+    axes[0, 0].set_title("original", loc="left", fontsize=9)
+    axes[1, 0].set_title("reconstruction", loc="left", fontsize=9)
+    try:
+        return atomic_savefig(figure, path)
+    finally:
+        plt.close(figure)
+
+
+def plot_codings_2d(points: np.ndarray, labels: np.ndarray, class_names, path: str | os.PathLike,
+                    title: str = "") -> Path:
+    """A 2-D scatter of codings, coloured by class, with a legend of class names."""
+    figure, axis = plt.subplots(figsize=(8, 7))
+    colours = plt.get_cmap("tab10")
+    for index, name in enumerate(class_names):
+        mask = labels == index
+        axis.scatter(points[mask, 0], points[mask, 1], s=4, alpha=0.7, color=colours(index % 10), label=name)
+    axis.legend(markerscale=4, fontsize=8, loc="best", framealpha=0.8)
+    axis.set_title(title)
+    axis.set_xticks([])
+    axis.set_yticks([])
+    try:
+        return atomic_savefig(figure, path)
+    finally:
+        plt.close(figure)

@@ -1,0 +1,89 @@
+"""The autoencoder training loop, written out: shuffle, step, validate, log, checkpoint."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+from tqdm.auto import tqdm
+
+from aegan.training import fast_dense
+from aegan.training.checkpoint import save_checkpoint
+from aegan.training.optimizers import build_optimizer
+
+
+@torch.no_grad()
+def evaluate_reconstruction(model, images: torch.Tensor, batch_size: int = 2500) -> dict[str, float]:
+    """Mean loss and rounded accuracy (round(x) == round(x_hat)) of `model` on float images."""
+    was_training = model.training
+    model.eval()
+    loss_sum = torch.zeros((), dtype=torch.float64, device=images.device)
+    correct = torch.zeros((), dtype=torch.float64, device=images.device)
+    for start in range(0, len(images), batch_size):
+        x = images[start:start + batch_size]
+        loss_sum += model.loss_terms(x)["loss"].double() * len(x)
+        correct += (torch.round(model(x)).view_as(x) == torch.round(x)).double().mean(
+            dim=tuple(range(1, x.dim()))).sum()
+    model.train(was_training)
+    return {"loss": (loss_sum / len(images)).item(), "rounded_accuracy": (correct / len(images)).item()}
+
+
+def train_autoencoder(model, config, train_images: torch.Tensor, valid_images: torch.Tensor,
+                      run_dir: Path, shuffle: torch.Generator, start_epoch: int = 0,
+                      optimizer=None, progress: bool = True,
+                      log: Callable[[str], None] = print) -> list[dict]:
+    """Train for config.training.num_epochs epochs, validating and checkpointing every epoch.
+
+    Appends one JSON line per epoch to run_dir/metrics.jsonl and returns those records.
+    The hand-derived step of fast_dense runs when it applies; it updates the same
+    parameters as the optimizer would, so checkpoints are the same either way.
+    """
+    training = config.training
+    if optimizer is None:
+        optimizer = build_optimizer(training.optimizer, model.parameters(), training.learning_rate,
+                                    training.momentum)
+    fast_step = (fast_dense.FastDenseSGD(model, training.learning_rate)
+                 if fast_dense.supports(model, training) else None)
+    num_samples, batch_size = len(train_images), training.batch_size
+    steps_per_epoch = -(-num_samples // batch_size)
+    history = []
+    model.train()
+    for epoch in range(start_epoch + 1, training.num_epochs + 1):
+        start_time = time.perf_counter()
+        permutation = torch.randperm(num_samples, generator=shuffle).to(train_images.device)
+        loss_sum = torch.zeros((), dtype=torch.float64, device=train_images.device)
+        bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch}/{training.num_epochs}", leave=False,
+                   disable=not progress, mininterval=0.5, unit="step")
+        for step in range(steps_per_epoch):
+            x = train_images.index_select(0, permutation[step * batch_size:(step + 1) * batch_size])
+            if fast_step is not None:
+                loss_sum += fast_step(x.view(len(x), -1))
+            else:
+                optimizer.zero_grad(set_to_none=True)
+                loss = model.loss_terms(x)["loss"]
+                loss.backward()
+                optimizer.step()
+                loss_sum += loss.detach() * x.numel()
+            bar.update()
+        bar.close()
+        seconds = time.perf_counter() - start_time
+        validation = evaluate_reconstruction(model, valid_images)
+        record = {
+            "epoch": epoch,
+            "loss": loss_sum.item() / train_images.numel(),
+            "val_loss": validation["loss"],
+            "val_rounded_accuracy": validation["rounded_accuracy"],
+            "seconds": round(seconds, 4),
+        }
+        with open(run_dir / "metrics.jsonl", "a") as handle:
+            handle.write(json.dumps(record) + "\n")
+        save_checkpoint(run_dir / "checkpoints", epoch, epoch * steps_per_epoch, model, optimizer,
+                        {"shuffle": shuffle}, metrics=record)
+        history.append(record)
+        log(f"epoch {epoch}/{training.num_epochs}  loss {record['loss']:.4f}  "
+            f"val_loss {record['val_loss']:.4f}  val_rounded_accuracy "
+            f"{record['val_rounded_accuracy']:.4f}  {seconds:.2f} s")
+    return history
