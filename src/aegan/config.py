@@ -54,6 +54,7 @@ class TrainingConfig:
     seed: int = 42
     device: str = "auto"
     num_threads: int = 0  # 0: PyTorch's default, one thread per physical core
+    fast_path: bool = True  # hand-derived steps where they apply (same results, faster)
 
     def __post_init__(self):
         _check_positive("training.num_epochs", self.num_epochs)

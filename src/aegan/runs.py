@@ -84,7 +84,13 @@ class Run:
         path = self.path / "metrics.jsonl"
         if not path.is_file():
             return []
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        records = []
+        for line in path.read_text().splitlines():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:  # a line cut short by a killed run
+                continue
+        return records
 
     def test_results(self) -> dict | None:
         path = self.path / "test.json"

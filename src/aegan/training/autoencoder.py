@@ -31,6 +31,39 @@ def evaluate_reconstruction(model, images: torch.Tensor, batch_size: int = 2500)
     return {"loss": (loss_sum / len(images)).item(), "rounded_accuracy": (correct / len(images)).item()}
 
 
+def make_train_step(model, training, optimizer) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A function that takes one optimisation step on a batch and returns its summed loss.
+
+    The hand-derived step of fast_dense is used when it applies (and training.fast_path is
+    on); it updates the same parameters as the optimizer would, so checkpoints are the same.
+    """
+    if training.fast_path and fast_dense.supports(model, training):
+        fast_step = fast_dense.FastDenseSGD(model, training.learning_rate)
+        return lambda x: fast_step(x.view(len(x), -1))
+
+    def step(x: torch.Tensor) -> torch.Tensor:
+        optimizer.zero_grad(set_to_none=True)
+        loss = model.loss_terms(x)["loss"]
+        loss.backward()
+        optimizer.step()
+        return loss.detach() * x.numel()
+
+    return step
+
+
+def run_epoch(step, images: torch.Tensor, batch_size: int, shuffle: torch.Generator,
+              bar=None, max_steps: int | None = None) -> torch.Tensor:
+    """One pass over `images` in a fresh random order; the summed loss stays on the device."""
+    permutation = torch.randperm(len(images), generator=shuffle).to(images.device)
+    loss_sum = torch.zeros((), dtype=torch.float64, device=images.device)
+    num_steps = -(-len(images) // batch_size)
+    for index in range(num_steps if max_steps is None else min(max_steps, num_steps)):
+        loss_sum += step(images.index_select(0, permutation[index * batch_size:(index + 1) * batch_size]))
+        if bar is not None:
+            bar.update()
+    return loss_sum
+
+
 def train_autoencoder(model, config, train_images: torch.Tensor, valid_images: torch.Tensor,
                       run_dir: Path, shuffle: torch.Generator, start_epoch: int = 0,
                       optimizer=None, progress: bool = True,
@@ -38,42 +71,26 @@ def train_autoencoder(model, config, train_images: torch.Tensor, valid_images: t
     """Train for config.training.num_epochs epochs, validating and checkpointing every epoch.
 
     Appends one JSON line per epoch to run_dir/metrics.jsonl and returns those records.
-    The hand-derived step of fast_dense runs when it applies; it updates the same
-    parameters as the optimizer would, so checkpoints are the same either way.
     """
     training = config.training
     if optimizer is None:
         optimizer = build_optimizer(training.optimizer, model.parameters(), training.learning_rate,
                                     training.momentum)
-    fast_step = (fast_dense.FastDenseSGD(model, training.learning_rate)
-                 if fast_dense.supports(model, training) else None)
-    num_samples, batch_size = len(train_images), training.batch_size
-    steps_per_epoch = -(-num_samples // batch_size)
+    step = make_train_step(model, training, optimizer)
+    steps_per_epoch = -(-len(train_images) // training.batch_size)
     history = []
     model.train()
     for epoch in range(start_epoch + 1, training.num_epochs + 1):
         start_time = time.perf_counter()
-        permutation = torch.randperm(num_samples, generator=shuffle).to(train_images.device)
-        loss_sum = torch.zeros((), dtype=torch.float64, device=train_images.device)
-        bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch}/{training.num_epochs}", leave=False,
-                   disable=not progress, mininterval=0.5, unit="step")
-        for step in range(steps_per_epoch):
-            x = train_images.index_select(0, permutation[step * batch_size:(step + 1) * batch_size])
-            if fast_step is not None:
-                loss_sum += fast_step(x.view(len(x), -1))
-            else:
-                optimizer.zero_grad(set_to_none=True)
-                loss = model.loss_terms(x)["loss"]
-                loss.backward()
-                optimizer.step()
-                loss_sum += loss.detach() * x.numel()
-            bar.update()
-        bar.close()
+        with tqdm(total=steps_per_epoch, desc=f"epoch {epoch}/{training.num_epochs}", leave=False,
+                  disable=not progress, mininterval=0.5, unit="step") as bar:
+            loss_sum = run_epoch(step, train_images, training.batch_size, shuffle, bar)
+            loss = loss_sum.item() / train_images.numel()
         seconds = time.perf_counter() - start_time
         validation = evaluate_reconstruction(model, valid_images)
         record = {
             "epoch": epoch,
-            "loss": loss_sum.item() / train_images.numel(),
+            "loss": loss,
             "val_loss": validation["loss"],
             "val_rounded_accuracy": validation["rounded_accuracy"],
             "seconds": round(seconds, 4),
