@@ -26,13 +26,13 @@ fi
 .venv/bin/python -c 'import aegan, torch; print(f"setup: aegan {aegan.__version__} with torch {torch.__version__}")'
 
 if .venv/bin/aegan data >/dev/null 2>&1; then
-    .venv/bin/aegan data | head -n 1
+    .venv/bin/aegan data | sed -n 1p
 elif command -v apt-get >/dev/null 2>&1; then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
     echo "setup: installing Fashion-MNIST (Debian package dataset-fashion-mnist)"
     if $sudo apt-get update -qq && $sudo apt-get install -y -qq dataset-fashion-mnist >/dev/null; then
-        .venv/bin/aegan data | head -n 1
+        .venv/bin/aegan data | sed -n 1p
     else
         echo "setup: could not install dataset-fashion-mnist with apt-get; see 'Data' in README.md" >&2
     fi
