@@ -19,8 +19,10 @@ from aegan.config import load_config
 from aegan.data import CLASS_NAMES, load_fashion_mnist
 from aegan.errors import AeganError
 from aegan.files import atomic_write_json
-from aegan.models import build_model
-from aegan.plots import plot_codings_2d, plot_reconstructions as _plot_reconstructions
+from aegan.evaluation import vae_report
+from aegan.models import ConvVariationalAutoencoder, VariationalAutoencoder, build_model, can_sample
+from aegan.plots import plot_codings_2d, plot_image_grid
+from aegan.plots import plot_reconstructions as _plot_reconstructions
 from aegan.runs import CONFIG_FILE, Run, images_to_tensor, prepare_run_dir
 from aegan.runtime import configure_threads, seed_everything, select_device
 from aegan.training import evaluate_reconstruction, train_autoencoder
@@ -55,7 +57,12 @@ def train(preset: str, *, out: str | os.PathLike | None = None, epochs: int | No
         f"({device}, {torch.get_num_threads()} threads) into {run_dir}")
     train_autoencoder(model, config, train_images, valid_images, run_dir, shuffle,
                       progress=progress, log=log)
-    test = evaluate_reconstruction(model, images_to_tensor(data.test_images, device))
+    test_images = images_to_tensor(data.test_images, device)
+    test = evaluate_reconstruction(model, test_images)
+    if isinstance(model, (VariationalAutoencoder, ConvVariationalAutoencoder)):
+        test.update(vae_report(model, test_images, seed=config.training.seed))
+        log(f"test negative ELBO {test['negative_elbo_nats']:.1f} nats per image, "
+            f"{test['active_units']}/{test['coding_size']} active units")
     atomic_write_json(run_dir / "test.json", test)
     log(f"test loss {test['loss']:.4f}  test rounded_accuracy {test['rounded_accuracy']:.4f}")
     return Run(run_dir)
@@ -97,3 +104,69 @@ def plot_codings(codings: np.ndarray, labels: np.ndarray, path: str | os.PathLik
         points = TSNE(n_components=2, init="pca", learning_rate="auto", random_state=seed).fit_transform(
             codings.astype(np.float32))
     return plot_codings_2d(points, labels, CLASS_NAMES, path, title or f"t-SNE of {codings.shape[1]}-D codings")
+
+
+def _require_sampling(run: Run, command: str) -> None:
+    if not can_sample(run.model):
+        raise AeganError(
+            f"{run.path} is a {run.config.model.kind} run, which cannot {command} new images "
+            "(only VAE and GAN runs can): use `aegan reconstruct` or `aegan encode` on it instead"
+        )
+
+
+def sample(run, n: int = 12, seed: int = 0) -> np.ndarray:
+    """`n` new images (n, 28, 28) in [0, 1] from the prior; needs only the run's checkpoint."""
+    run = _as_run(run)
+    _require_sampling(run, "sample")
+    if n < 1:
+        raise AeganError(f"n={n}: expected at least 1 image")
+    with torch.no_grad():
+        return run.model.sample(n, generator=torch.Generator().manual_seed(seed)).numpy()
+
+
+def plot_samples(run, path: str | os.PathLike | None = None, n: int = 12, seed: int = 0) -> Path:
+    run = _as_run(run)
+    images = sample(run, n, seed)
+    return plot_image_grid(images[:, None], path or run.path / "samples.png",
+                           title=f"{run.config.name}: {n} samples (seed {seed})")
+
+
+def interpolate(run, steps: int = 9, pairs: int = 4, seed: int = 0, images=None) -> np.ndarray:
+    """Rows of decoded codings moving in `steps` from one end to the other: (rows, steps, 28, 28).
+
+    With `images` (uint8 or [0, 1], an even number of them), each row goes from one image's
+    codings (posterior mean) to the next one's; without, between random codings of the prior.
+    """
+    run = _as_run(run)
+    _require_sampling(run, "interpolate between")
+    if steps < 2:
+        raise AeganError(f"steps={steps}: expected at least 2")
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        if images is not None:
+            codings = run.model.encode(images_to_tensor(images))[0]
+            starts, ends = codings[0::2], codings[1::2]
+        else:
+            starts = torch.randn(pairs, run.model.config.coding_size, generator=generator)
+            ends = torch.randn(pairs, run.model.config.coding_size, generator=generator)
+        weights = torch.linspace(0, 1, steps)[None, :, None]
+        path = starts[:, None] * (1 - weights) + ends[:, None] * weights
+        decoded = run.model.decode(path.reshape(-1, path.shape[-1]))
+    return decoded.reshape(len(starts), steps, *decoded.shape[1:]).numpy()
+
+
+def plot_interpolations(run, path: str | os.PathLike | None = None, steps: int = 9, pairs: int = 4,
+                        seed: int = 0) -> Path:
+    """Rows from one validation image to another (first half) and between random codings (second)."""
+    run = _as_run(run)
+    rows = []
+    image_pairs = pairs - pairs // 2
+    try:
+        images, _ = load_fashion_mnist(run.config.data.data_dir or None).split("valid")
+        rows.append(interpolate(run, steps, images=images[: 2 * image_pairs], seed=seed))
+    except AeganError:  # no data set here: random codings only
+        image_pairs = 0
+    rows.append(interpolate(run, steps, pairs=pairs - image_pairs, seed=seed))
+    grid = np.concatenate(rows)
+    return plot_image_grid(grid, path or run.path / "interpolations.png",
+                           title=f"{run.config.name}: interpolation in coding space")

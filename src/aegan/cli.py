@@ -91,8 +91,22 @@ def _cmd_encode(args) -> int:
     return 0
 
 
+def _cmd_sample(args) -> int:
+    from aegan.api import plot_samples
+
+    print(plot_samples(args.run, args.out, n=args.n, seed=args.seed))
+    return 0
+
+
+def _cmd_interpolate(args) -> int:
+    from aegan.api import plot_interpolations
+
+    print(plot_interpolations(args.run, args.out, steps=args.steps, pairs=args.pairs, seed=args.seed))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="aegan", description="Autoencoders and GANs: train, encode, reconstruct.")
+    parser = _Parser(prog="aegan", description="Autoencoders and GANs: train, encode, reconstruct, sample, interpolate.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     data = commands.add_parser("data", help="say where Fashion-MNIST was found")
@@ -129,6 +143,22 @@ def build_parser() -> argparse.ArgumentParser:
                         help="points in the t-SNE plot (a random subset beyond this)")
     encode.add_argument("--no-plot", action="store_true", help="write the codings only")
     encode.set_defaults(handler=_cmd_encode)
+
+    sample = commands.add_parser("sample", help="a grid of new images from a VAE (checkpoint only)")
+    sample.add_argument("run", metavar="RUN")
+    sample.add_argument("-n", "--n", type=_count("of images", 1), default=12)
+    sample.add_argument("--seed", type=_count("seed", 0), default=0)
+    sample.add_argument("--out", help="PNG file (default RUN/samples.png)")
+    sample.set_defaults(handler=_cmd_sample)
+
+    interpolate = commands.add_parser("interpolate", help="decode codings on a line between images")
+    interpolate.add_argument("run", metavar="RUN")
+    interpolate.add_argument("--steps", type=_count("of steps", 2), default=9)
+    interpolate.add_argument("--pairs", type=_count("of rows", 1), default=4,
+                             help="rows: half between validation images, half between random codings")
+    interpolate.add_argument("--seed", type=_count("seed", 0), default=0)
+    interpolate.add_argument("--out", help="PNG file (default RUN/interpolations.png)")
+    interpolate.set_defaults(handler=_cmd_interpolate)
     return parser
 
 

@@ -47,3 +47,26 @@ def plot_codings_2d(points: np.ndarray, labels: np.ndarray, class_names, path: s
         return atomic_savefig(figure, path)
     finally:
         plt.close(figure)
+
+
+def plot_image_grid(images: np.ndarray, path: str | os.PathLike, title: str = "") -> Path:
+    """(rows, columns, H, W) images in [0, 1] as a grid; (N, 1, H, W) gives one column per image
+    wrapped into rows of at most 12."""
+    if images.shape[1] == 1 and images.ndim == 4:
+        n = len(images)
+        columns = min(n, 12)
+        padded = np.zeros((-(-n // columns) * columns, *images.shape[2:]), dtype=images.dtype)
+        padded[:n] = images[:, 0]
+        images = padded.reshape(-1, columns, *images.shape[2:])
+    rows, columns = images.shape[:2]
+    figure, axes = plt.subplots(rows, columns, figsize=(columns * 1.1, rows * 1.1 + 0.4), squeeze=False)
+    for r in range(rows):
+        for c in range(columns):
+            axes[r, c].imshow(images[r, c], cmap="binary", vmin=0, vmax=1)
+            axes[r, c].axis("off")
+    if title:
+        figure.suptitle(title, fontsize=10)
+    try:
+        return atomic_savefig(figure, path)
+    finally:
+        plt.close(figure)

@@ -1,9 +1,12 @@
 """Model families. MODEL_KINDS maps a config's `model.kind` to (config class, model class)."""
 
 from aegan.models.autoencoders import DenseAutoencoder, DenseAutoencoderConfig
+from aegan.models.vae import ConvVAEConfig, ConvVariationalAutoencoder, VAEConfig, VariationalAutoencoder
 
 MODEL_KINDS = {
     "dense_ae": (DenseAutoencoderConfig, DenseAutoencoder),
+    "vae": (VAEConfig, VariationalAutoencoder),
+    "conv_vae": (ConvVAEConfig, ConvVariationalAutoencoder),
 }
 
 
@@ -12,4 +15,12 @@ def build_model(config):
     return MODEL_KINDS[config.kind][1](config)
 
 
-__all__ = ["MODEL_KINDS", "DenseAutoencoder", "DenseAutoencoderConfig", "build_model"]
+def can_sample(model) -> bool:
+    """Whether the model generates new images from the prior (`model.sample(n, generator)`)."""
+    return callable(getattr(model, "sample", None))
+
+
+__all__ = [
+    "MODEL_KINDS", "ConvVAEConfig", "ConvVariationalAutoencoder", "DenseAutoencoder",
+    "DenseAutoencoderConfig", "VAEConfig", "VariationalAutoencoder", "build_model", "can_sample",
+]

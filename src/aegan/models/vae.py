@@ -1,0 +1,136 @@
+"""Variational autoencoders: the seed's dense VAE and a convolutional one.
+
+`encode` gives the mean and log-variance of the codings' Gaussian posterior; the
+reparameterisation trick samples codings from them while training; `sample` decodes codings
+drawn from the N(0, I) prior. The latent loss is the book's: the KL divergence to the prior,
+summed over codings, averaged over the batch and divided by the number of pixels, weighted
+by `beta`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from aegan.errors import AeganError
+from aegan.models.autoencoders import ACTIVATIONS, dense_stack, glorot_uniform_
+
+
+@dataclass(frozen=True)
+class VAEConfig:
+    kind: str = "vae"
+    input_shape: tuple[int, ...] = (28, 28)
+    hidden_sizes: tuple[int, ...] = (150, 100)
+    coding_size: int = 10
+    activation: str = "selu"
+    beta: float = 1.0
+
+    def __post_init__(self):
+        if self.coding_size <= 0 or any(size <= 0 for size in self.hidden_sizes):
+            raise AeganError("model.coding_size and model.hidden_sizes: expected positive sizes")
+        if self.beta < 0:
+            raise AeganError(f"model.beta={self.beta}: expected a weight >= 0")
+        if self.activation not in ACTIVATIONS:
+            raise AeganError(f"model.activation={self.activation!r}: expected one of {', '.join(ACTIVATIONS)}")
+
+
+@dataclass(frozen=True)
+class ConvVAEConfig:
+    kind: str = "conv_vae"
+    input_shape: tuple[int, ...] = (28, 28)
+    channels: tuple[int, ...] = (32, 64)
+    coding_size: int = 10
+    beta: float = 1.0
+
+    def __post_init__(self):
+        if tuple(self.input_shape) != (28, 28):
+            raise AeganError(f"model.input_shape={list(self.input_shape)}: conv_vae expects [28, 28] images")
+        if len(self.channels) != 2 or min(self.channels) <= 0:
+            raise AeganError(f"model.channels={list(self.channels)}: expected two positive channel counts")
+        if self.coding_size <= 0 or self.beta < 0:
+            raise AeganError("model.coding_size must be positive and model.beta >= 0")
+
+
+class _VAEBase(nn.Module):
+    """What both VAEs share: sampling, the loss, the prior. Subclasses define the networks."""
+
+    config: VAEConfig | ConvVAEConfig
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        hidden = self.encoder(x)
+        return self.mean_head(hidden), self.log_var_head(hidden)
+
+    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder(z).reshape(len(z), -1)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.decode_logits(z)).view(-1, *self.config.input_shape)
+
+    @staticmethod
+    def reparameterize(mean, log_var, generator=None):
+        noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+        return mean + torch.exp(0.5 * log_var) * noise
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Reconstructions: from sampled codings while training, from the posterior mean in eval."""
+        mean, log_var = self.encode(x)
+        return self.decode(self.reparameterize(mean, log_var) if self.training else mean)
+
+    def loss_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        mean, log_var = self.encode(x)
+        logits = self.decode_logits(self.reparameterize(mean, log_var))
+        target = x.reshape(len(x), -1)
+        reconstruction = F.binary_cross_entropy_with_logits(logits, target)
+        kl = -0.5 * torch.sum(1 + log_var - log_var.exp() - mean.square(), dim=1)
+        latent = kl.mean() / target.shape[1]
+        return {"loss": reconstruction + self.config.beta * latent, "reconstruction": reconstruction,
+                "latent": latent}
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        device = next(self.parameters()).device
+        z = torch.randn(n, self.config.coding_size, generator=generator).to(device)
+        return self.decode(z)
+
+
+class VariationalAutoencoder(_VAEBase):
+    """The seed's VAE: 784-150-100 -> (mean, log_var) of 10 codings -> 100-150-784 sigmoid."""
+
+    def __init__(self, config: VAEConfig):
+        super().__init__()
+        self.config = config
+        sizes = [math.prod(config.input_shape), *config.hidden_sizes]
+        self.encoder = nn.Sequential(nn.Flatten(), *dense_stack(sizes, config.activation, last_activation=True))
+        self.mean_head = glorot_uniform_(nn.Linear(sizes[-1], config.coding_size))
+        self.log_var_head = glorot_uniform_(nn.Linear(sizes[-1], config.coding_size))
+        self.decoder = dense_stack([config.coding_size, *sizes[::-1]], config.activation, last_activation=False)
+
+
+class ConvVariationalAutoencoder(_VAEBase):
+    """Strided convolutions 28 -> 14 -> 7 down, transposed convolutions 7 -> 14 -> 28 up."""
+
+    def __init__(self, config: ConvVAEConfig):
+        super().__init__()
+        self.config = config
+        c1, c2 = config.channels
+        self.encoder = nn.Sequential(
+            _AddChannel(),
+            nn.Conv2d(1, c1, 3, stride=2, padding=1), nn.SELU(),
+            nn.Conv2d(c1, c2, 3, stride=2, padding=1), nn.SELU(),
+            nn.Flatten(),
+        )
+        self.mean_head = nn.Linear(c2 * 49, config.coding_size)
+        self.log_var_head = nn.Linear(c2 * 49, config.coding_size)
+        self.decoder = nn.Sequential(
+            nn.Linear(config.coding_size, c2 * 49), nn.SELU(), nn.Unflatten(1, (c2, 7, 7)),
+            nn.ConvTranspose2d(c2, c1, 3, stride=2, padding=1, output_padding=1), nn.SELU(),
+            nn.ConvTranspose2d(c1, 1, 3, stride=2, padding=1, output_padding=1),
+        )
+
+
+class _AddChannel(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(len(x), 1, 28, 28)
