@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
@@ -16,16 +17,24 @@ import numpy as np
 import torch
 
 from aegan.config import load_config
-from aegan.data import CLASS_NAMES, load_fashion_mnist
+from aegan.data import CLASS_NAMES
+from aegan.data.datasets import load_splits
 from aegan.errors import AeganError
 from aegan.files import atomic_write_json
-from aegan.evaluation import vae_report
+from aegan.evaluation import (
+    compare_with_pca,
+    is_linear_autoencoder,
+    plot_activation_histograms,
+    sparsity_report,
+    vae_report,
+)
 from aegan.models import ConvVariationalAutoencoder, VariationalAutoencoder, build_model, can_sample
 from aegan.plots import plot_codings_2d, plot_image_grid
 from aegan.plots import plot_reconstructions as _plot_reconstructions
 from aegan.runs import CONFIG_FILE, Run, images_to_tensor, prepare_run_dir
 from aegan.runtime import configure_threads, seed_everything, select_device
 from aegan.training import evaluate_reconstruction, train_autoencoder
+from aegan.training.greedy import greedy_pretrain
 
 
 def _log(message: str) -> None:
@@ -43,7 +52,8 @@ def train(preset: str, *, out: str | os.PathLike | None = None, epochs: int | No
             overrides[key] = value
     config = load_config(preset, overrides)
     out = Path(out) if out else Path("runs") / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    data = load_fashion_mnist(config.data.data_dir or None)  # before the folder: no data, no folder
+    splits = load_splits(config.data, config.training.seed)  # before the folder: no data, no folder
+    check_input_shape(config, splits.train)
     run_dir = prepare_run_dir(out)
     atomic_write_json(run_dir / CONFIG_FILE, config.to_dict())
 
@@ -51,21 +61,35 @@ def train(preset: str, *, out: str | os.PathLike | None = None, epochs: int | No
     device = select_device(config.training.device)
     shuffle = seed_everything(config.training.seed)
     model = build_model(config.model).to(device)
-    train_images = images_to_tensor(data.train_images, device)
-    valid_images = images_to_tensor(data.valid_images, device)
-    log(f"training {config.name} on {len(train_images):,} images from {data.source} "
+    train_images = images_to_tensor(splits.train, device)
+    valid_images = images_to_tensor(splits.valid, device)
+    rounded = config.data.dataset == "fashion_mnist"  # rounded accuracy needs data in [0, 1]
+    log(f"training {config.name} on {len(train_images):,} samples from {splits.source} "
         f"({device}, {torch.get_num_threads()} threads) into {run_dir}")
+    if config.training.pretrain_epochs:
+        greedy_pretrain(model, config, train_images, valid_images, run_dir, shuffle, log=log)
     train_autoencoder(model, config, train_images, valid_images, run_dir, shuffle,
-                      progress=progress, log=log)
-    test_images = images_to_tensor(data.test_images, device)
-    test = evaluate_reconstruction(model, test_images)
+                      progress=progress, rounded=rounded, log=log)
+    test_images = images_to_tensor(splits.test, device)
+    test = evaluate_reconstruction(model, test_images, rounded=rounded)
     if isinstance(model, (VariationalAutoencoder, ConvVariationalAutoencoder)):
         test.update(vae_report(model, test_images, seed=config.training.seed))
         log(f"test negative ELBO {test['negative_elbo_nats']:.1f} nats per image, "
             f"{test['active_units']}/{test['coding_size']} active units")
     atomic_write_json(run_dir / "test.json", test)
-    log(f"test loss {test['loss']:.4f}  test rounded_accuracy {test['rounded_accuracy']:.4f}")
+    log(f"test loss {test['loss']:.4f}" + (f"  test rounded_accuracy {test['rounded_accuracy']:.4f}"
+                                           if rounded else ""))
     return Run(run_dir)
+
+
+def check_input_shape(config, samples: np.ndarray) -> None:
+    """The model's input_shape must be the data's sample shape."""
+    expected = tuple(getattr(config.model, "input_shape", samples.shape[1:]))
+    if math.prod(expected) != math.prod(samples.shape[1:]) or (
+            config.model.kind == "recurrent_ae" and expected != samples.shape[1:]):
+        shape = "[" + ",".join(str(size) for size in samples.shape[1:]) + "]"
+        raise AeganError(f"model.input_shape={list(expected)} does not match the data's samples of shape "
+                         f"{shape}: --set model.input_shape={shape}")
 
 
 def _as_run(run) -> Run:
@@ -77,8 +101,11 @@ def plot_reconstructions(run, path: str | os.PathLike | None = None, n: int = 5)
     run = _as_run(run)
     if n < 1:
         raise AeganError(f"n={n}: expected at least 1 image")
-    images, _ = load_fashion_mnist(run.config.data.data_dir or None).split("valid")
-    originals = images[:n].astype(np.float32) / 255.0
+    images, _ = load_splits(run.config.data, run.config.training.seed).split("valid")
+    if images.ndim != 3:
+        raise AeganError(f"{run.path} holds samples of shape {list(images.shape[1:])}, not images: "
+                         "`aegan encode` gives their codings instead")
+    originals = images_to_tensor(images[:n]).numpy()
     return _plot_reconstructions(originals, run.reconstruct(originals),
                                  path or run.path / "reconstructions.png")
 
@@ -86,16 +113,16 @@ def plot_reconstructions(run, path: str | os.PathLike | None = None, n: int = 5)
 def encode(run, split: str = "valid") -> tuple[np.ndarray, np.ndarray]:
     """(codings, labels) of one Fashion-MNIST split."""
     run = _as_run(run)
-    images, labels = load_fashion_mnist(run.config.data.data_dir or None).split(split)
+    images, labels = load_splits(run.config.data, run.config.training.seed).split(split)
     return run.encode(images), labels
 
 
-def plot_codings(codings: np.ndarray, labels: np.ndarray, path: str | os.PathLike,
+def plot_codings(codings: np.ndarray, labels: np.ndarray | None, path: str | os.PathLike,
                  max_points: int = 5000, seed: int = 42, title: str = "") -> Path:
     """t-SNE of the codings to 2-D (as they are when already 2-D), coloured by class."""
     if len(codings) > max_points:
         keep = np.random.default_rng(seed).choice(len(codings), max_points, replace=False)
-        codings, labels = codings[keep], labels[keep]
+        codings, labels = codings[keep], None if labels is None else labels[keep]
     if codings.shape[1] == 2:
         points = codings
     else:
@@ -103,7 +130,8 @@ def plot_codings(codings: np.ndarray, labels: np.ndarray, path: str | os.PathLik
 
         points = TSNE(n_components=2, init="pca", learning_rate="auto", random_state=seed).fit_transform(
             codings.astype(np.float32))
-    return plot_codings_2d(points, labels, CLASS_NAMES, path, title or f"t-SNE of {codings.shape[1]}-D codings")
+    title = title or (f"t-SNE of {codings.shape[1]}-D codings" if codings.shape[1] != 2 else "2-D codings")
+    return plot_codings_2d(points, labels, CLASS_NAMES if labels is not None else (), path, title)
 
 
 def _require_sampling(run: Run, command: str) -> None:
@@ -162,7 +190,7 @@ def plot_interpolations(run, path: str | os.PathLike | None = None, steps: int =
     rows = []
     image_pairs = pairs - pairs // 2
     try:
-        images, _ = load_fashion_mnist(run.config.data.data_dir or None).split("valid")
+        images, _ = load_splits(run.config.data, run.config.training.seed).split("valid")
         rows.append(interpolate(run, steps, images=images[: 2 * image_pairs], seed=seed))
     except AeganError:  # no data set here: random codings only
         image_pairs = 0
@@ -170,3 +198,38 @@ def plot_interpolations(run, path: str | os.PathLike | None = None, steps: int =
     grid = np.concatenate(rows)
     return plot_image_grid(grid, path or run.path / "interpolations.png",
                            title=f"{run.config.name}: interpolation in coding space")
+
+
+def evaluate(run, split: str = "test") -> dict:
+    """What applies to the run, on one split; written to RUN/evaluation.json.
+
+    Always the loss (and its parts); a linear autoencoder: the comparison with PCA fitted on
+    the training split; a sigmoid coding layer: its sparsity, with RUN/coding-activations.png;
+    a VAE: the negative ELBO and active units.
+    """
+    run = _as_run(run)
+    splits = load_splits(run.config.data, run.config.training.seed)
+    data, _ = splits.split(split)
+    x = images_to_tensor(data)
+    model = run.model
+    result: dict = {"run": str(run.path), "preset": run.config.name, "split": split, "epoch": run.epoch}
+    with torch.no_grad():
+        terms = {k: 0.0 for k in model.loss_terms(x[:2])}
+        for start in range(0, len(x), 2500):
+            batch = x[start:start + 2500]
+            for key, value in model.loss_terms(batch).items():
+                terms[key] += value.item() * len(batch) / len(x)
+    result.update({f"{key}_loss" if key != "loss" else "loss": value for key, value in terms.items()})
+    result["parameters"] = sum(p.numel() for p in model.parameters())
+    if is_linear_autoencoder(model):
+        result.update(compare_with_pca(model, images_to_tensor(splits.train).numpy(), x.numpy(), run.reconstruct))
+    if getattr(model.config, "coding_activation", "") == "sigmoid":
+        codings = run.encode(data)
+        result.update(sparsity_report(codings))
+        plot = plot_activation_histograms(codings, run.path / "coding-activations.png",
+                                          title=f"{run.config.name}: coding activations ({split})")
+        result["activation_histogram"] = str(plot)
+    if isinstance(model, (VariationalAutoencoder, ConvVariationalAutoencoder)):
+        result.update(vae_report(model, x, seed=run.config.training.seed))
+    atomic_write_json(run.path / "evaluation.json", result)
+    return result

@@ -105,6 +105,17 @@ def _cmd_interpolate(args) -> int:
     return 0
 
 
+def _cmd_evaluate(args) -> int:
+    from aegan.api import evaluate
+
+    result = evaluate(args.run, split=args.split)
+    width = max(len(key) for key in result)
+    for key, value in result.items():
+        print(f"{key:<{width}}  {value:.6g}" if isinstance(value, float) else f"{key:<{width}}  {value}")
+    print(f"written to {args.run}/evaluation.json")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="aegan", description="Autoencoders and GANs: train, encode, reconstruct, sample, interpolate.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -159,6 +170,11 @@ def build_parser() -> argparse.ArgumentParser:
     interpolate.add_argument("--seed", type=_count("seed", 0), default=0)
     interpolate.add_argument("--out", help="PNG file (default RUN/interpolations.png)")
     interpolate.set_defaults(handler=_cmd_interpolate)
+
+    evaluate = commands.add_parser("evaluate", help="measure a run: losses, PCA comparison, sparsity, ELBO")
+    evaluate.add_argument("run", metavar="RUN")
+    evaluate.add_argument("--split", choices=("train", "valid", "test"), default="test")
+    evaluate.set_defaults(handler=_cmd_evaluate)
     return parser
 
 

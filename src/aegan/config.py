@@ -34,14 +34,28 @@ def _check_choice(key, value, choices):
         raise AeganError(f"{key}={value!r}: expected one of {', '.join(choices)}{closest(value, choices)}")
 
 
+DATASETS = ("fashion_mnist", "toy3d", "npy")
+
+
 @dataclass(frozen=True)
 class DataConfig:
     dataset: str = "fashion_mnist"
-    data_dir: str = ""  # empty: the search path of aegan.data
+    data_dir: str = ""  # fashion_mnist: empty for the search path of aegan.data
+    path: str = ""  # npy: the array file
+    num_samples: int = 60  # toy3d
+    validation_fraction: float = 0.1  # npy
+    test_fraction: float = 0.1  # npy
+    train_subset: int = 0  # train on the first N training samples only (0: all), for quick experiments
 
     def __post_init__(self):
-        if self.dataset != "fashion_mnist":
-            raise AeganError(f"data.dataset={self.dataset!r}: expected 'fashion_mnist'")
+        _check_choice("data.dataset", self.dataset, DATASETS)
+        if self.dataset == "npy" and not self.path:
+            raise AeganError("data.dataset='npy' needs data.path: --set data.path=FILE.npy")
+        if not (0 < self.validation_fraction < 0.5 and 0 < self.test_fraction < 0.5):
+            raise AeganError("data.validation_fraction and data.test_fraction: expected values in (0, 0.5)")
+        _check_positive("data.num_samples", self.num_samples)
+        if self.train_subset < 0:
+            raise AeganError(f"data.train_subset={self.train_subset}: expected 0 (all) or a positive count")
 
 
 @dataclass(frozen=True)
@@ -55,6 +69,10 @@ class TrainingConfig:
     device: str = "auto"
     num_threads: int = 0  # 0: PyTorch's default, one thread per physical core
     fast_path: bool = True  # hand-derived steps where they apply (same results, faster)
+    # Greedy layer-wise pretraining: epochs and learning rate of each stage (one per coding layer),
+    # before num_epochs of fine-tuning the stacked model at learning_rate. Empty: no pretraining.
+    pretrain_epochs: tuple[int, ...] = ()
+    pretrain_learning_rates: tuple[float, ...] = ()
 
     def __post_init__(self):
         _check_positive("training.num_epochs", self.num_epochs)
@@ -68,6 +86,9 @@ class TrainingConfig:
             raise AeganError(f"training.num_threads={self.num_threads}: expected 0 (auto) or more")
         if self.seed < 0:
             raise AeganError(f"training.seed={self.seed}: expected a non-negative whole number")
+        if len(self.pretrain_epochs) != len(self.pretrain_learning_rates):
+            raise AeganError("training.pretrain_epochs and training.pretrain_learning_rates: expected one "
+                             f"of each per stage, got {len(self.pretrain_epochs)} and {len(self.pretrain_learning_rates)}")
 
 
 @dataclass(frozen=True)

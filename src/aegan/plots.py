@@ -36,10 +36,13 @@ def plot_codings_2d(points: np.ndarray, labels: np.ndarray, class_names, path: s
     """A 2-D scatter of codings, coloured by class, with a legend of class names."""
     figure, axis = plt.subplots(figsize=(8, 7))
     colours = plt.get_cmap("tab10")
-    for index, name in enumerate(class_names):
-        mask = labels == index
-        axis.scatter(points[mask, 0], points[mask, 1], s=4, alpha=0.7, color=colours(index % 10), label=name)
-    axis.legend(markerscale=4, fontsize=8, loc="best", framealpha=0.8)
+    if labels is None:
+        axis.scatter(points[:, 0], points[:, 1], s=12, color=colours(0))
+    else:
+        for index, name in enumerate(class_names):
+            mask = labels == index
+            axis.scatter(points[mask, 0], points[mask, 1], s=4, alpha=0.7, color=colours(index % 10), label=name)
+        axis.legend(markerscale=4, fontsize=8, loc="best", framealpha=0.8)
     axis.set_title(title)
     axis.set_xticks([])
     axis.set_yticks([])

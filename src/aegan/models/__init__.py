@@ -1,10 +1,14 @@
 """Model families. MODEL_KINDS maps a config's `model.kind` to (config class, model class)."""
 
 from aegan.models.autoencoders import DenseAutoencoder, DenseAutoencoderConfig
+from aegan.models.conv_autoencoder import ConvAutoencoder, ConvAutoencoderConfig
+from aegan.models.recurrent_autoencoder import RecurrentAutoencoder, RecurrentAutoencoderConfig
 from aegan.models.vae import ConvVAEConfig, ConvVariationalAutoencoder, VAEConfig, VariationalAutoencoder
 
 MODEL_KINDS = {
     "dense_ae": (DenseAutoencoderConfig, DenseAutoencoder),
+    "conv_ae": (ConvAutoencoderConfig, ConvAutoencoder),
+    "recurrent_ae": (RecurrentAutoencoderConfig, RecurrentAutoencoder),
     "vae": (VAEConfig, VariationalAutoencoder),
     "conv_vae": (ConvVAEConfig, ConvVariationalAutoencoder),
 }
@@ -21,6 +25,7 @@ def can_sample(model) -> bool:
 
 
 __all__ = [
-    "MODEL_KINDS", "ConvVAEConfig", "ConvVariationalAutoencoder", "DenseAutoencoder",
+    "MODEL_KINDS", "ConvAutoencoder", "ConvAutoencoderConfig", "RecurrentAutoencoder",
+    "RecurrentAutoencoderConfig", "ConvVAEConfig", "ConvVariationalAutoencoder", "DenseAutoencoder",
     "DenseAutoencoderConfig", "VAEConfig", "VariationalAutoencoder", "build_model", "can_sample",
 ]

@@ -16,8 +16,9 @@ from aegan.training.optimizers import build_optimizer
 
 
 @torch.no_grad()
-def evaluate_reconstruction(model, images: torch.Tensor, batch_size: int = 2500) -> dict[str, float]:
-    """Mean loss and rounded accuracy (round(x) == round(x_hat)) of `model` on float images."""
+def evaluate_reconstruction(model, images: torch.Tensor, batch_size: int = 2500,
+                            rounded: bool = True) -> dict[str, float]:
+    """Mean loss and, with `rounded`, rounded accuracy (round(x) == round(x_hat)) on float inputs."""
     was_training = model.training
     model.eval()
     loss_sum = torch.zeros((), dtype=torch.float64, device=images.device)
@@ -25,10 +26,14 @@ def evaluate_reconstruction(model, images: torch.Tensor, batch_size: int = 2500)
     for start in range(0, len(images), batch_size):
         x = images[start:start + batch_size]
         loss_sum += model.loss_terms(x)["loss"].double() * len(x)
-        correct += (torch.round(model(x)).view_as(x) == torch.round(x)).double().mean(
-            dim=tuple(range(1, x.dim()))).sum()
+        if rounded:
+            correct += (torch.round(model(x)).view_as(x) == torch.round(x)).double().mean(
+                dim=tuple(range(1, x.dim()))).sum()
     model.train(was_training)
-    return {"loss": (loss_sum / len(images)).item(), "rounded_accuracy": (correct / len(images)).item()}
+    result = {"loss": (loss_sum / len(images)).item()}
+    if rounded:
+        result["rounded_accuracy"] = (correct / len(images)).item()
+    return result
 
 
 def make_train_step(model, training, optimizer) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -66,7 +71,7 @@ def run_epoch(step, images: torch.Tensor, batch_size: int, shuffle: torch.Genera
 
 def train_autoencoder(model, config, train_images: torch.Tensor, valid_images: torch.Tensor,
                       run_dir: Path, shuffle: torch.Generator, start_epoch: int = 0,
-                      optimizer=None, progress: bool = True,
+                      optimizer=None, progress: bool = True, rounded: bool = True,
                       log: Callable[[str], None] = print) -> list[dict]:
     """Train for config.training.num_epochs epochs, validating and checkpointing every epoch.
 
@@ -87,20 +92,17 @@ def train_autoencoder(model, config, train_images: torch.Tensor, valid_images: t
             loss_sum = run_epoch(step, train_images, training.batch_size, shuffle, bar)
             loss = loss_sum.item() / train_images.numel()
         seconds = time.perf_counter() - start_time
-        validation = evaluate_reconstruction(model, valid_images)
-        record = {
-            "epoch": epoch,
-            "loss": loss,
-            "val_loss": validation["loss"],
-            "val_rounded_accuracy": validation["rounded_accuracy"],
-            "seconds": round(seconds, 4),
-        }
+        validation = evaluate_reconstruction(model, valid_images, rounded=rounded)
+        record = {"epoch": epoch, "loss": loss, "val_loss": validation["loss"]}
+        if rounded:
+            record["val_rounded_accuracy"] = validation["rounded_accuracy"]
+        record["seconds"] = round(seconds, 4)
         with open(run_dir / "metrics.jsonl", "a") as handle:
             handle.write(json.dumps(record) + "\n")
         save_checkpoint(run_dir / "checkpoints", epoch, epoch * steps_per_epoch, model, optimizer,
                         {"shuffle": shuffle}, metrics=record)
         history.append(record)
+        accuracy = f"  val_rounded_accuracy {record['val_rounded_accuracy']:.4f}" if rounded else ""
         log(f"epoch {epoch}/{training.num_epochs}  loss {record['loss']:.4f}  "
-            f"val_loss {record['val_loss']:.4f}  val_rounded_accuracy "
-            f"{record['val_rounded_accuracy']:.4f}  {seconds:.2f} s")
+            f"val_loss {record['val_loss']:.4f}{accuracy}  {seconds:.2f} s")
     return history

@@ -22,10 +22,19 @@ def supports(model: nn.Module, training) -> bool:
     """Whether `model` trained with `training` (a TrainingConfig) can take the fast step."""
     from aegan.models.autoencoders import DenseAutoencoder
 
+    if type(model) is not DenseAutoencoder:
+        return False
+    config = model.config
     return (
-        type(model) is DenseAutoencoder
-        and training.optimizer == "sgd"
+        training.optimizer == "sgd"
         and training.momentum == 0.0
+        and not config.tied
+        and (config.input_noise == "none" or config.noise_level == 0)
+        and config.sparsity == "none"
+        and config.coding_activation in ("", config.activation)
+        and config.activation in ("selu", "relu", "linear")
+        and model.output_activation == ("sigmoid" if model.config.reconstruction_loss == "binary_crossentropy"
+                                        else "linear")
     )
 
 

@@ -1,0 +1,56 @@
+"""Layers and penalties the autoencoders share: tied dense layers, input noise, sparsity."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class DenseTranspose(nn.Module):
+    """A dense layer that reuses another layer's weights, transposed, with biases of its own."""
+
+    def __init__(self, tied_to: nn.Linear):
+        super().__init__()
+        self.tied_to = [tied_to]  # a list, so the weight is not registered twice
+        self.bias = nn.Parameter(torch.zeros(tied_to.in_features))
+
+    @property
+    def in_features(self) -> int:
+        return self.tied_to[0].out_features
+
+    @property
+    def out_features(self) -> int:
+        return self.tied_to[0].in_features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.addmm(self.bias, x, self.tied_to[0].weight)
+
+
+class InputNoise(nn.Module):
+    """Gaussian noise (standard deviation `level`) or dropout (rate `level`), while training only."""
+
+    def __init__(self, kind: str, level: float):
+        super().__init__()
+        self.kind, self.level = kind, level
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.kind == "none" or self.level == 0:
+            return x
+        if self.kind == "gaussian":
+            return x + self.level * torch.randn_like(x)
+        return F.dropout(x, self.level, training=True)
+
+    def extra_repr(self) -> str:
+        return f"{self.kind}, level={self.level}"
+
+
+def l1_activity(codings: torch.Tensor) -> torch.Tensor:
+    """Sum of |codings| over units, averaged over the batch (Keras' L1 activity regularizer)."""
+    return codings.abs().sum(dim=1).mean()
+
+
+def kl_sparsity(codings: torch.Tensor, target: float, eps: float = 1e-7) -> torch.Tensor:
+    """KL(target || mean activation) + KL(1 - target || 1 - mean activation), summed over units."""
+    mean = codings.mean(dim=0).clamp(eps, 1 - eps)
+    return (target * torch.log(target / mean) + (1 - target) * torch.log((1 - target) / (1 - mean))).sum()
