@@ -28,12 +28,13 @@ from aegan.evaluation import (
     sparsity_report,
     vae_report,
 )
-from aegan.models import ConvVariationalAutoencoder, VariationalAutoencoder, build_model, can_sample
+from aegan.models import GAN, ConvVariationalAutoencoder, VariationalAutoencoder, build_model, can_sample
 from aegan.plots import plot_codings_2d, plot_image_grid
 from aegan.plots import plot_reconstructions as _plot_reconstructions
 from aegan.runs import CONFIG_FILE, Run, images_to_tensor, prepare_run_dir
 from aegan.runtime import configure_threads, seed_everything, select_device
 from aegan.training import evaluate_reconstruction, train_autoencoder
+from aegan.training.gan import train_gan
 from aegan.training.greedy import greedy_pretrain
 
 
@@ -66,6 +67,11 @@ def train(preset: str, *, out: str | os.PathLike | None = None, epochs: int | No
     rounded = config.data.dataset == "fashion_mnist"  # rounded accuracy needs data in [0, 1]
     log(f"training {config.name} on {len(train_images):,} samples from {splits.source} "
         f"({device}, {torch.get_num_threads()} threads) into {run_dir}")
+    if isinstance(model, GAN):
+        labels = None if not model.config.num_classes else torch.as_tensor(splits.train_labels.astype(np.int64),
+                                                                          device=device)
+        train_gan(model, config, train_images, labels, run_dir, shuffle, progress=progress, log=log)
+        return Run(run_dir)
     if config.training.pretrain_epochs:
         greedy_pretrain(model, config, train_images, valid_images, run_dir, shuffle, log=log)
     train_autoencoder(model, config, train_images, valid_images, run_dir, shuffle,
@@ -96,9 +102,18 @@ def _as_run(run) -> Run:
     return run if isinstance(run, Run) else Run(run)
 
 
-def plot_reconstructions(run, path: str | os.PathLike | None = None, n: int = 5) -> Path:
-    """Draw the first `n` validation images above their reconstructions."""
+def plot_reconstructions(run, path: str | os.PathLike | None = None, n: int = 5, noise: bool = False,
+                         seed: int = 0) -> Path:
+    """Draw the first `n` validation images above their reconstructions.
+
+    With `noise`, a denoising run's own training noise is applied first and the figure shows
+    originals, noisy inputs and the model's denoised outputs.
+    """
     run = _as_run(run)
+    noise_layer = getattr(run.model, "noise", None)
+    if noise and (noise_layer is None or noise_layer.kind == "none" or noise_layer.level == 0):
+        raise AeganError(f"{run.path} was trained without input noise: --noise needs a denoising run "
+                         "(e.g. presets denoising_gaussian_ae, denoising_dropout_ae)")
     if n < 1:
         raise AeganError(f"n={n}: expected at least 1 image")
     images, _ = load_splits(run.config.data, run.config.training.seed).split("valid")
@@ -106,8 +121,15 @@ def plot_reconstructions(run, path: str | os.PathLike | None = None, n: int = 5)
         raise AeganError(f"{run.path} holds samples of shape {list(images.shape[1:])}, not images: "
                          "`aegan encode` gives their codings instead")
     originals = images_to_tensor(images[:n]).numpy()
-    return _plot_reconstructions(originals, run.reconstruct(originals),
-                                 path or run.path / "reconstructions.png")
+    if not noise:
+        return _plot_reconstructions({"original": originals, "reconstruction": run.reconstruct(originals)},
+                                     path or run.path / "reconstructions.png")
+    torch.manual_seed(seed)
+    noisy = noise_layer.train()(torch.from_numpy(originals).flatten(1)).view(originals.shape).numpy()
+    noise_layer.eval()
+    label = f"{noise_layer.kind} noise {noise_layer.level:g}"
+    return _plot_reconstructions({"original": originals, label: noisy, "denoised": run.reconstruct(noisy)},
+                                 path or run.path / "denoising.png")
 
 
 def encode(run, split: str = "valid") -> tuple[np.ndarray, np.ndarray]:
@@ -142,21 +164,34 @@ def _require_sampling(run: Run, command: str) -> None:
         )
 
 
-def sample(run, n: int = 12, seed: int = 0) -> np.ndarray:
-    """`n` new images (n, 28, 28) in [0, 1] from the prior; needs only the run's checkpoint."""
+def sample(run, n: int = 12, seed: int = 0, label: int | None = None) -> np.ndarray:
+    """`n` new images (n, 28, 28) in [0, 1] from the prior; needs only the run's checkpoint.
+
+    `label` picks the class of a conditional GAN's images.
+    """
     run = _as_run(run)
     _require_sampling(run, "sample")
     if n < 1:
         raise AeganError(f"n={n}: expected at least 1 image")
+    classes = getattr(run.model.config, "num_classes", 0)
+    if label is not None and not classes:
+        raise AeganError(f"--label {label}: {run.path} is not a conditional model; drop --label or train cgan")
+    if label is not None and not 0 <= label < classes:
+        raise AeganError(f"--label {label}: expected a class from 0 to {classes - 1}")
+    generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        return run.model.sample(n, generator=torch.Generator().manual_seed(seed)).numpy()
+        if classes:
+            return run.model.sample(n, generator=generator, labels=label).numpy()
+        return run.model.sample(n, generator=generator).numpy()
 
 
-def plot_samples(run, path: str | os.PathLike | None = None, n: int = 12, seed: int = 0) -> Path:
+def plot_samples(run, path: str | os.PathLike | None = None, n: int = 12, seed: int = 0,
+                 label: int | None = None) -> Path:
     run = _as_run(run)
-    images = sample(run, n, seed)
+    images = sample(run, n, seed, label)
+    what = f" of class {label} ({CLASS_NAMES[label]})" if label is not None and label < len(CLASS_NAMES) else ""
     return plot_image_grid(images[:, None], path or run.path / "samples.png",
-                           title=f"{run.config.name}: {n} samples (seed {seed})")
+                           title=f"{run.config.name}: {n} samples{what} (seed {seed})")
 
 
 def interpolate(run, steps: int = 9, pairs: int = 4, seed: int = 0, images=None) -> np.ndarray:
@@ -170,8 +205,11 @@ def interpolate(run, steps: int = 9, pairs: int = 4, seed: int = 0, images=None)
     if steps < 2:
         raise AeganError(f"steps={steps}: expected at least 2")
     generator = torch.Generator().manual_seed(seed)
+    labels = None
     with torch.no_grad():
         if images is not None:
+            if isinstance(run.model, GAN):
+                raise AeganError("a GAN has no encoder: interpolate between random codings (no images)")
             codings = run.model.encode(images_to_tensor(images))[0]
             starts, ends = codings[0::2], codings[1::2]
         else:
@@ -179,7 +217,11 @@ def interpolate(run, steps: int = 9, pairs: int = 4, seed: int = 0, images=None)
             ends = torch.randn(pairs, run.model.config.coding_size, generator=generator)
         weights = torch.linspace(0, 1, steps)[None, :, None]
         path = starts[:, None] * (1 - weights) + ends[:, None] * weights
-        decoded = run.model.decode(path.reshape(-1, path.shape[-1]))
+        if getattr(run.model.config, "num_classes", 0):  # a conditional GAN: one class per row
+            labels = run.model.random_labels(len(starts), generator).repeat_interleave(steps)
+        run.model.eval()
+        decoded = (run.model.decode(path.reshape(-1, path.shape[-1]), labels) if labels is not None
+                   else run.model.decode(path.reshape(-1, path.shape[-1])))
     return decoded.reshape(len(starts), steps, *decoded.shape[1:]).numpy()
 
 
@@ -188,10 +230,11 @@ def plot_interpolations(run, path: str | os.PathLike | None = None, steps: int =
     """Rows from one validation image to another (first half) and between random codings (second)."""
     run = _as_run(run)
     rows = []
-    image_pairs = pairs - pairs // 2
+    image_pairs = 0 if isinstance(run.model, GAN) else pairs - pairs // 2
     try:
         images, _ = load_splits(run.config.data, run.config.training.seed).split("valid")
-        rows.append(interpolate(run, steps, images=images[: 2 * image_pairs], seed=seed))
+        if image_pairs:
+            rows.append(interpolate(run, steps, images=images[: 2 * image_pairs], seed=seed))
     except AeganError:  # no data set here: random codings only
         image_pairs = 0
     rows.append(interpolate(run, steps, pairs=pairs - image_pairs, seed=seed))

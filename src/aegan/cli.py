@@ -64,7 +64,7 @@ def _cmd_train(args) -> int:
 def _cmd_reconstruct(args) -> int:
     from aegan.api import plot_reconstructions
 
-    print(plot_reconstructions(args.run, args.out, n=args.n))
+    print(plot_reconstructions(args.run, args.out, n=args.n, noise=args.noise))
     return 0
 
 
@@ -94,7 +94,7 @@ def _cmd_encode(args) -> int:
 def _cmd_sample(args) -> int:
     from aegan.api import plot_samples
 
-    print(plot_samples(args.run, args.out, n=args.n, seed=args.seed))
+    print(plot_samples(args.run, args.out, n=args.n, seed=args.seed, label=args.label))
     return 0
 
 
@@ -142,7 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     reconstruct = commands.add_parser("reconstruct", help="draw validation images and their reconstructions")
     reconstruct.add_argument("run", metavar="RUN")
     reconstruct.add_argument("--n", type=_count("of images", 1), default=5)
-    reconstruct.add_argument("--out", help="PNG file (default RUN/reconstructions.png)")
+    reconstruct.add_argument("--out", help="PNG file (default RUN/reconstructions.png, RUN/denoising.png)")
+    reconstruct.add_argument("--noise", action="store_true",
+                             help="a denoising run: show noisy inputs and their denoised outputs")
     reconstruct.set_defaults(handler=_cmd_reconstruct)
 
     encode = commands.add_parser("encode", help="write codings (.npy) and a t-SNE plot of them")
@@ -155,10 +157,11 @@ def build_parser() -> argparse.ArgumentParser:
     encode.add_argument("--no-plot", action="store_true", help="write the codings only")
     encode.set_defaults(handler=_cmd_encode)
 
-    sample = commands.add_parser("sample", help="a grid of new images from a VAE (checkpoint only)")
+    sample = commands.add_parser("sample", help="a grid of new images from a VAE or GAN (checkpoint only)")
     sample.add_argument("run", metavar="RUN")
     sample.add_argument("-n", "--n", type=_count("of images", 1), default=12)
     sample.add_argument("--seed", type=_count("seed", 0), default=0)
+    sample.add_argument("--label", type=_count("class label", 0), help="a conditional GAN's class (0-9)")
     sample.add_argument("--out", help="PNG file (default RUN/samples.png)")
     sample.set_defaults(handler=_cmd_sample)
 

@@ -73,6 +73,9 @@ class TrainingConfig:
     # before num_epochs of fine-tuning the stacked model at learning_rate. Empty: no pretraining.
     pretrain_epochs: tuple[int, ...] = ()
     pretrain_learning_rates: tuple[float, ...] = ()
+    # GANs: experience replay of earlier fakes for the discriminator (0 batches: off)
+    replay_pool_batches: int = 0
+    replay_probability: float = 0.5
 
     def __post_init__(self):
         _check_positive("training.num_epochs", self.num_epochs)
@@ -86,6 +89,8 @@ class TrainingConfig:
             raise AeganError(f"training.num_threads={self.num_threads}: expected 0 (auto) or more")
         if self.seed < 0:
             raise AeganError(f"training.seed={self.seed}: expected a non-negative whole number")
+        if self.replay_pool_batches < 0 or not 0 <= self.replay_probability <= 1:
+            raise AeganError("training.replay_pool_batches must be >= 0 and training.replay_probability in [0, 1]")
         if len(self.pretrain_epochs) != len(self.pretrain_learning_rates):
             raise AeganError("training.pretrain_epochs and training.pretrain_learning_rates: expected one "
                              f"of each per stage, got {len(self.pretrain_epochs)} and {len(self.pretrain_learning_rates)}")

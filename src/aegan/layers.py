@@ -54,3 +54,25 @@ def kl_sparsity(codings: torch.Tensor, target: float, eps: float = 1e-7) -> torc
     """KL(target || mean activation) + KL(1 - target || 1 - mean activation), summed over units."""
     mean = codings.mean(dim=0).clamp(eps, 1 - eps)
     return (target * torch.log(target / mean) + (1 - target) * torch.log((1 - target) / (1 - mean))).sum()
+
+
+class MinibatchDiscrimination(nn.Module):
+    """Salimans et al. (2016): features that measure how close each sample is to the rest of its batch.
+
+    A learned tensor T maps the input features f (N, A) to M (N, B, C); for each of the B kernels,
+    o_b(i) = sum_{j != i} exp(-||M_i,b - M_j,b||_1). The output is [f, o] (N, A + B). A batch of
+    near-copies gives large o, which the discriminator can learn to reject.
+    """
+
+    def __init__(self, in_features: int, num_kernels: int, kernel_dims: int = 5):
+        super().__init__()
+        self.num_kernels, self.kernel_dims = num_kernels, kernel_dims
+        self.T = nn.Parameter(torch.randn(in_features, num_kernels * kernel_dims) * 0.1)
+
+    def closeness(self, features: torch.Tensor) -> torch.Tensor:
+        m = (features @ self.T).view(-1, self.num_kernels, self.kernel_dims)
+        distances = (m[:, None] - m[None]).abs().sum(dim=3)  # (N, N, B)
+        return torch.exp(-distances).sum(dim=1) - 1.0  # minus each sample's closeness to itself
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return torch.cat([features, self.closeness(features)], dim=1)

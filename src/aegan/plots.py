@@ -14,17 +14,15 @@ import numpy as np  # noqa: E402
 from aegan.files import atomic_savefig  # noqa: E402
 
 
-def plot_reconstructions(originals: np.ndarray, reconstructions: np.ndarray,
-                         path: str | os.PathLike) -> Path:
-    """The seed's figure: originals on the top row, their reconstructions below."""
-    n = len(originals)
-    figure, axes = plt.subplots(2, n, figsize=(n * 1.5, 3.2), squeeze=False)
-    for column in range(n):
-        for row, images in enumerate((originals, reconstructions)):
-            axes[row, column].imshow(images[column], cmap="binary", vmin=0, vmax=1)
+def plot_reconstructions(rows: dict[str, np.ndarray], path: str | os.PathLike) -> Path:
+    """The seed's figure: one row of images per entry (originals, then reconstructions)."""
+    n = len(next(iter(rows.values())))
+    figure, axes = plt.subplots(len(rows), n, figsize=(n * 1.5, 1.6 * len(rows)), squeeze=False)
+    for row, (label, images) in enumerate(rows.items()):
+        for column in range(n):
+            axes[row, column].imshow(np.clip(images[column], 0, 1), cmap="binary", vmin=0, vmax=1)
             axes[row, column].axis("off")
-    axes[0, 0].set_title("original", loc="left", fontsize=9)
-    axes[1, 0].set_title("reconstruction", loc="left", fontsize=9)
+        axes[row, 0].set_title(label, loc="left", fontsize=9)
     try:
         return atomic_savefig(figure, path)
     finally:
@@ -73,3 +71,20 @@ def plot_image_grid(images: np.ndarray, path: str | os.PathLike, title: str = ""
         return atomic_savefig(figure, path)
     finally:
         plt.close(figure)
+
+
+def save_gif(png_paths, path: str | os.PathLike, seconds_per_frame: float = 0.4) -> Path:
+    """An animated GIF of PNG frames (e.g. a GAN's per-epoch grids), written atomically."""
+    import io
+
+    from PIL import Image
+
+    from aegan.files import atomic_write_bytes
+
+    frames = [Image.open(p).convert("RGB") for p in png_paths]
+    size = frames[0].size
+    frames = [f if f.size == size else f.resize(size) for f in frames]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:],
+                   duration=int(seconds_per_frame * 1000), loop=0)
+    return atomic_write_bytes(path, buffer.getvalue())

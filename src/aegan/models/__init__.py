@@ -1,6 +1,7 @@
 """Model families. MODEL_KINDS maps a config's `model.kind` to (config class, model class)."""
 
 from aegan.models.autoencoders import DenseAutoencoder, DenseAutoencoderConfig
+from aegan.models.gan import GAN, DCGANConfig, GANConfig
 from aegan.models.conv_autoencoder import ConvAutoencoder, ConvAutoencoderConfig
 from aegan.models.recurrent_autoencoder import RecurrentAutoencoder, RecurrentAutoencoderConfig
 from aegan.models.vae import ConvVAEConfig, ConvVariationalAutoencoder, VAEConfig, VariationalAutoencoder
@@ -11,6 +12,8 @@ MODEL_KINDS = {
     "recurrent_ae": (RecurrentAutoencoderConfig, RecurrentAutoencoder),
     "vae": (VAEConfig, VariationalAutoencoder),
     "conv_vae": (ConvVAEConfig, ConvVariationalAutoencoder),
+    "gan": (GANConfig, GAN),
+    "dcgan": (DCGANConfig, GAN),
 }
 
 
@@ -25,7 +28,7 @@ def can_sample(model) -> bool:
 
 
 __all__ = [
-    "MODEL_KINDS", "ConvAutoencoder", "ConvAutoencoderConfig", "RecurrentAutoencoder",
+    "GAN", "DCGANConfig", "GANConfig", "MODEL_KINDS", "ConvAutoencoder", "ConvAutoencoderConfig", "RecurrentAutoencoder",
     "RecurrentAutoencoderConfig", "ConvVAEConfig", "ConvVariationalAutoencoder", "DenseAutoencoder",
     "DenseAutoencoderConfig", "VAEConfig", "VariationalAutoencoder", "build_model", "can_sample",
 ]

@@ -1,7 +1,8 @@
 """Checkpoints: safetensors tensors + a JSON state file, each written atomically; no pickle.
 
 `checkpoints/epoch-0007.safetensors` holds the model weights (`model.*`), the optimizer's
-tensors (`optimizer.<param index>.<name>`) and the random generators (`rng.*`).
+tensors (`optimizer.<param index>.<name>`; a GAN's two optimizers under their own names)
+and the random generators (`rng.*`).
 `checkpoints/epoch-0007.json` is written after it, so a JSON file only ever names a complete
 tensor file; it holds the epoch, step, optimizer hyper-parameters, metrics and the tensor
 file's SHA-256. The newest checkpoint whose JSON and tensors agree is the one loaded.
@@ -24,12 +25,19 @@ FORMAT = "aegan-checkpoint/1"
 KEEP = 2  # the newest checkpoint and the one before it
 
 
-def _optimizer_tensors(optimizer) -> tuple[dict[str, torch.Tensor], dict]:
+def _as_dict(optimizers) -> dict:
+    """One optimizer is saved under the name 'optimizer'; a GAN's two under their own names."""
+    if optimizers is None:
+        return {}
+    return optimizers if isinstance(optimizers, dict) else {"optimizer": optimizers}
+
+
+def _optimizer_tensors(prefix: str, optimizer) -> tuple[dict[str, torch.Tensor], dict]:
     state = optimizer.state_dict()
     tensors = {}
     for index, values in state["state"].items():
         for name, value in values.items():
-            tensors[f"optimizer.{index}.{name}"] = (
+            tensors[f"{prefix}.{index}.{name}"] = (
                 value if torch.is_tensor(value) else torch.tensor(value)
             ).detach().cpu().contiguous().clone()
     return tensors, {"param_groups": state["param_groups"]}
@@ -41,8 +49,8 @@ def save_checkpoint(folder: Path, epoch: int, step: int, model, optimizer=None,
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {f"model.{k}": v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
     state = {"format": FORMAT, "epoch": epoch, "step": step, "metrics": metrics or {}}
-    if optimizer is not None:
-        optimizer_tensors, state["optimizer"] = _optimizer_tensors(optimizer)
+    for prefix, optimizer in _as_dict(optimizer).items():
+        optimizer_tensors, state[prefix] = _optimizer_tensors(prefix, optimizer)
         tensors.update(optimizer_tensors)
     tensors["rng.torch"] = torch.get_rng_state()
     for name, generator in (generators or {}).items():
@@ -76,13 +84,13 @@ def restore(tensors: dict[str, torch.Tensor], state: dict, model, optimizer=None
             generators: dict[str, torch.Generator] | None = None) -> None:
     """Load model weights, and optionally optimizer and generator states, from a checkpoint."""
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-    if optimizer is not None and "optimizer" in state:
+    for prefix, optimizer in _as_dict(optimizer).items():
         per_param: dict[int, dict] = {}
         for key, value in tensors.items():
-            if key.startswith("optimizer."):
+            if key.startswith(prefix + "."):
                 _, index, name = key.split(".", 2)
                 per_param.setdefault(int(index), {})[name] = value
-        optimizer.load_state_dict({"state": per_param, "param_groups": state["optimizer"]["param_groups"]})
+        optimizer.load_state_dict({"state": per_param, "param_groups": state[prefix]["param_groups"]})
     torch.set_rng_state(tensors["rng.torch"])
     for name, generator in (generators or {}).items():
         generator.set_state(tensors[f"rng.{name}"])

@@ -1,0 +1,134 @@
+"""A hand-derived two-phase step for the dense GAN with RMSprop: the same update as autograd.
+
+Small dense GANs are bound by per-operation overhead. This step runs both phases with the
+gradients derived by hand (SELU's derivative from its output with `elu_backward`, the
+sigmoid's with `sigmoid_backward`), shows the discriminator reals and fakes in one
+concatenated batch (it has no batch-dependent layer), skips the discriminator's weight
+gradients in the generator's phase, and applies RMSprop to all of a network's tensors
+at once on flat buffers. tests/test_fast_gan.py checks it against the
+autograd step of training/gan.py.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from aegan.training.fast_dense import SELU_ALPHA, SELU_SCALE
+
+
+def supports(model, training) -> bool:
+    from aegan.models.gan import GAN
+
+    return (isinstance(model, GAN) and model.config.kind == "gan" and not model.config.num_classes
+            and not model.config.minibatch_kernels and training.optimizer == "rmsprop"
+            and training.momentum == 0.0 and training.fast_path)
+
+
+def _elu_backward(grad: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    return torch.ops.aten.elu_backward(grad, SELU_ALPHA, SELU_SCALE, 1.0, True, out)
+
+
+class _Network:
+    """A stack of Linear layers with SELU between them, and its RMSprop state.
+
+    The parameters are moved into one flat buffer (each parameter a view of it), their
+    gradients are written into a second one and the optimizer's square averages live in a
+    third, so RMSprop updates the whole network in six kernels.
+    """
+
+    def __init__(self, linears: list[nn.Linear], optimizer):
+        parameters = [p for layer in linears for p in (layer.weight, layer.bias)]
+        reference = parameters[0]
+        total = sum(p.numel() for p in parameters)
+        self.flat = torch.empty(total, dtype=reference.dtype, device=reference.device)
+        self.flat_grad = torch.zeros_like(self.flat)
+        self.flat_square_avg = torch.zeros_like(self.flat)
+        self.denominator = torch.empty_like(self.flat)
+        self.grads, offset = [], 0
+        step = None
+        for p in parameters:
+            n = p.numel()
+            self.flat[offset:offset + n].copy_(p.detach().reshape(-1))
+            p.data = self.flat[offset:offset + n].view_as(p)
+            self.grads.append(self.flat_grad[offset:offset + n].view_as(p))
+            state = optimizer.state[p]  # share the optimizer's state so checkpoints stay as they are
+            square_avg = self.flat_square_avg[offset:offset + n].view_as(p)
+            if "square_avg" in state:
+                square_avg.copy_(state["square_avg"])
+            state["square_avg"] = square_avg
+            step = state.get("step", step) if step is None else step
+            offset += n
+        self.step = step if step is not None else torch.zeros((), dtype=torch.float32)
+        for p in parameters:
+            optimizer.state[p]["step"] = self.step
+        self.weights = [layer.weight for layer in linears]
+        self.weights_t = [layer.weight.t() for layer in linears]
+        self.biases = [layer.bias for layer in linears]
+        group = optimizer.param_groups[0]
+        self.learning_rate, self.alpha, self.eps = group["lr"], group["alpha"], group["eps"]
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """[input, hidden activations..., output logits]."""
+        outputs = [x]
+        for index, (bias, weight_t) in enumerate(zip(self.biases, self.weights_t)):
+            h = torch.addmm(bias, outputs[-1], weight_t)
+            if index < len(self.biases) - 1:
+                h = torch.selu_(h)
+            outputs.append(h)
+        return outputs
+
+    def backward(self, outputs: list[torch.Tensor], grad: torch.Tensor, parameter_grads: bool = True,
+                 input_grad: bool = False) -> torch.Tensor:
+        """Fill the flat gradient buffer (unless parameter_grads is off); return the input's gradient."""
+        for index in range(len(self.weights) - 1, -1, -1):
+            if parameter_grads:
+                torch.mm(grad.t(), outputs[index], out=self.grads[2 * index])
+                torch.sum(grad, 0, out=self.grads[2 * index + 1])
+            if index > 0 or input_grad:
+                grad_in = torch.mm(grad, self.weights[index])
+                grad = _elu_backward(grad_in, outputs[index]) if index > 0 else grad_in
+        return grad
+
+    def rmsprop_(self) -> None:
+        self.step.add_(1)
+        self.flat_square_avg.mul_(self.alpha).addcmul_(self.flat_grad, self.flat_grad, value=1 - self.alpha)
+        torch.sqrt(self.flat_square_avg, out=self.denominator).add_(self.eps)
+        self.flat.addcdiv_(self.flat_grad, self.denominator, value=-self.learning_rate)
+
+
+def make_fast_gan_step(model, optimizer_d, optimizer_g, replay):
+    generator = _Network([m for m in model.generator if isinstance(m, nn.Linear)], optimizer_g)
+    discriminator = _Network([m for m in model.discriminator.features if isinstance(m, nn.Linear)]
+                             + [model.discriminator.output], optimizer_d)
+    coding_size = model.config.coding_size
+    targets = {}
+
+    @torch.no_grad()
+    def step(real: torch.Tensor, labels=None):
+        n = len(real)
+        real = real.reshape(n, -1)
+        if n not in targets:
+            targets[n] = torch.cat([torch.ones(n, 1), torch.zeros(n, 1)]).to(real)
+        # Phase 1: the discriminator on reals (1) and fakes (0), in one batch of 2n.
+        fakes = torch.sigmoid(generator.forward(torch.randn(n, coding_size, device=real.device))[-1])
+        fakes = replay(fakes.view(n, *model.config.input_shape))[0].reshape(n, -1)
+        outputs = discriminator.forward(torch.cat([real, fakes]))
+        logits = outputs[-1]
+        d_loss = F.binary_cross_entropy_with_logits(logits, targets[n])
+        discriminator.backward(outputs, torch.sigmoid(logits).sub_(targets[n]).div_(2 * n))
+        discriminator.rmsprop_()
+        # Phase 2: the generator through the (unchanged) discriminator, its fakes labelled 1.
+        g_outputs = generator.forward(torch.randn(n, coding_size, device=real.device))
+        images = torch.sigmoid(g_outputs[-1])
+        d_outputs = discriminator.forward(images)
+        g_logits = d_outputs[-1]
+        g_loss = F.binary_cross_entropy_with_logits(g_logits, targets[n][:n])
+        grad_images = discriminator.backward(d_outputs, torch.sigmoid(g_logits).sub_(1).div_(n),
+                                             parameter_grads=False, input_grad=True)
+        generator.backward(g_outputs, torch.ops.aten.sigmoid_backward(grad_images, images))
+        generator.rmsprop_()
+        return d_loss, g_loss, (logits[:n] > 0).sum(), (logits[n:] < 0).sum()
+
+    return step

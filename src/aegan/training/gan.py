@@ -1,0 +1,131 @@
+"""The GAN training loop, written out as the chapter describes it.
+
+For each batch of real images:
+  phase 1: the discriminator sees as many fakes (from the generator, or from the replay pool)
+           as reals, labelled 0 and 1, and takes one optimizer step;
+  phase 2: the generator makes a new batch of fakes, labelled 1, and takes one step through the
+           discriminator, whose weights are frozen (requires_grad off) for that phase.
+Every epoch: D and G losses, D's accuracy on reals and fakes, a grid of images from fixed
+codings (samples/epoch-NNNN.png) and a checkpoint; at the end an animated samples/progress.gif.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from aegan.plots import plot_image_grid, save_gif
+from aegan.training import fast_gan
+from aegan.training.checkpoint import save_checkpoint
+from aegan.training.optimizers import build_optimizer
+from aegan.training.replay import ReplayPool
+
+
+def fixed_codings(model, seed: int) -> tuple[torch.Tensor, torch.Tensor | None, tuple[int, int]]:
+    """Codings (and labels) for the per-epoch grids: 4 x 8 images, or 5 per class in columns."""
+    generator = torch.Generator().manual_seed(seed + 1)
+    classes = model.config.num_classes
+    if classes:
+        labels = torch.arange(classes).repeat(5)
+        return torch.randn(len(labels), model.config.coding_size, generator=generator), labels, (5, classes)
+    return torch.randn(32, model.config.coding_size, generator=generator), None, (4, 8)
+
+
+def make_gan_step(model, optimizer_d, optimizer_g, replay: ReplayPool):
+    """One two-phase step on a batch of reals; returns (d_loss, g_loss, d_correct_real, d_correct_fake)."""
+    discriminator_parameters = list(model.discriminator.parameters())
+
+    def step(real: torch.Tensor, labels: torch.Tensor | None):
+        n = len(real)
+        device = real.device
+        # Phase 1: the discriminator, on reals (1) and as many fakes (0).
+        fake_labels = None if labels is None else torch.randint(0, model.config.num_classes, (n,), device=device)
+        with torch.no_grad():
+            fakes = model.generate(torch.randn(n, model.config.coding_size, device=device), fake_labels)
+        fakes, fake_labels = replay(fakes, fake_labels)
+        logits_real = model.discriminate(real, labels)
+        logits_fake = model.discriminate(fakes, fake_labels)
+        d_loss = 0.5 * (F.binary_cross_entropy_with_logits(logits_real, torch.ones_like(logits_real))
+                        + F.binary_cross_entropy_with_logits(logits_fake, torch.zeros_like(logits_fake)))
+        optimizer_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        optimizer_d.step()
+        # Phase 2: the generator, through the frozen discriminator, with its fakes labelled 1.
+        for parameter in discriminator_parameters:
+            parameter.requires_grad_(False)
+        g_labels = None if labels is None else torch.randint(0, model.config.num_classes, (n,), device=device)
+        logits = model.discriminate(model.generate(torch.randn(n, model.config.coding_size, device=device), g_labels),
+                                    g_labels)
+        g_loss = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+        optimizer_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        optimizer_g.step()
+        for parameter in discriminator_parameters:
+            parameter.requires_grad_(True)
+        return (d_loss.detach(), g_loss.detach(), (logits_real.detach() > 0).sum(), (logits_fake.detach() < 0).sum())
+
+    return step
+
+
+def train_gan(model, config, images: torch.Tensor, labels: torch.Tensor | None, run_dir: Path,
+              shuffle: torch.Generator, progress: bool = True, log: Callable[[str], None] = print) -> list[dict]:
+    training = config.training
+    images = model.to_training_range(images)
+    optimizer_d = build_optimizer(training.optimizer, model.discriminator.parameters(), training.learning_rate,
+                                  training.momentum)
+    optimizer_g = build_optimizer(training.optimizer, model.generator.parameters(), training.learning_rate,
+                                  training.momentum)
+    replay = ReplayPool(training.replay_pool_batches, training.replay_probability,
+                        torch.Generator().manual_seed(training.seed + 2))
+    if fast_gan.supports(model, training):
+        step = fast_gan.make_fast_gan_step(model, optimizer_d, optimizer_g, replay)
+    else:
+        step = make_gan_step(model, optimizer_d, optimizer_g, replay)
+    grid_codings, grid_labels, grid_shape = fixed_codings(model, training.seed)
+    grid_codings = grid_codings.to(images.device)
+    grid_labels = None if grid_labels is None else grid_labels.to(images.device)
+    (run_dir / "samples").mkdir(exist_ok=True)
+    batch_size = training.batch_size
+    steps_per_epoch = len(images) // batch_size  # whole batches only, as the seed's dataset does
+    history, grids = [], []
+    model.train()
+    for epoch in range(1, training.num_epochs + 1):
+        start = time.perf_counter()
+        permutation = torch.randperm(len(images), generator=shuffle).to(images.device)
+        totals = torch.zeros(4, dtype=torch.float64, device=images.device)
+        with tqdm(total=steps_per_epoch, desc=f"epoch {epoch}/{training.num_epochs}", leave=False,
+                  disable=not progress, mininterval=0.5, unit="step") as bar:
+            for index in range(steps_per_epoch):
+                batch = permutation[index * batch_size:(index + 1) * batch_size]
+                results = step(images.index_select(0, batch), None if labels is None else labels.index_select(0, batch))
+                totals += torch.stack(results).double()
+                bar.update()
+        d_loss, g_loss, correct_real, correct_fake = totals.tolist()
+        seconds = time.perf_counter() - start
+        record = {"epoch": epoch, "d_loss": d_loss / steps_per_epoch, "g_loss": g_loss / steps_per_epoch,
+                  "d_accuracy_real": correct_real / (steps_per_epoch * batch_size),
+                  "d_accuracy_fake": correct_fake / (steps_per_epoch * batch_size),
+                  "replayed_batches": replay.replayed, "seconds": round(seconds, 4)}
+        with open(run_dir / "metrics.jsonl", "a") as handle:
+            handle.write(json.dumps(record) + "\n")
+        model.eval()
+        with torch.no_grad():
+            grid = model.decode(grid_codings, grid_labels).cpu().numpy().reshape(*grid_shape, 28, 28)
+        model.train()
+        grids.append(plot_image_grid(grid, run_dir / "samples" / f"epoch-{epoch:04d}.png",
+                                     title=f"{config.name}, epoch {epoch}"))
+        save_checkpoint(run_dir / "checkpoints", epoch, epoch * steps_per_epoch, model,
+                        {"optimizer_d": optimizer_d, "optimizer_g": optimizer_g}, {"shuffle": shuffle},
+                        metrics=record)
+        history.append(record)
+        log(f"epoch {epoch}/{training.num_epochs}  d_loss {record['d_loss']:.4f}  g_loss {record['g_loss']:.4f}  "
+            f"D accuracy real {record['d_accuracy_real']:.3f} fake {record['d_accuracy_fake']:.3f}  {seconds:.2f} s")
+    save_gif(grids, run_dir / "samples" / "progress.gif")
+    return history

@@ -1,0 +1,119 @@
+"""GANs: the two-phase step, experience replay, minibatch discrimination, conditional sampling."""
+
+import numpy as np
+import pytest
+import torch
+
+import aegan
+from aegan.layers import MinibatchDiscrimination
+from aegan.models import GAN, DCGANConfig, GANConfig
+from aegan.training.gan import make_gan_step
+from aegan.training.optimizers import build_optimizer
+from aegan.training.replay import ReplayPool
+from conftest import run_cli
+
+TINY_GAN = GANConfig(coding_size=4, generator_sizes=(8,), discriminator_sizes=(8,))
+
+
+@pytest.mark.parametrize("config", [TINY_GAN, GANConfig(coding_size=4, generator_sizes=(8,), discriminator_sizes=(8,),
+                                                        num_classes=3, minibatch_kernels=2),
+                                    DCGANConfig(coding_size=4, generator_channels=(4, 2), discriminator_channels=(2, 4)),
+                                    DCGANConfig(coding_size=4, generator_channels=(4, 2), discriminator_channels=(2, 4),
+                                                num_classes=3, minibatch_kernels=2)])
+def test_shapes_and_ranges(config):
+    model = GAN(config)
+    labels = model.random_labels(5)
+    images = model.generate(torch.randn(5, 4), labels)
+    low = -1 if config.kind == "dcgan" else 0
+    assert images.shape == (5, 28, 28) and low <= images.min() and images.max() <= 1
+    assert model.discriminate(images, labels).shape == (5,)
+    samples = model.sample(6, generator=torch.Generator().manual_seed(0))
+    assert samples.shape == (6, 28, 28) and 0 <= samples.min() and samples.max() <= 1
+
+
+def test_two_phase_step_changes_each_network_in_its_own_phase():
+    torch.manual_seed(0)
+    model = GAN(TINY_GAN)
+    optimizer_d = build_optimizer("rmsprop", model.discriminator.parameters(), 1e-3)
+    optimizer_g = build_optimizer("rmsprop", model.generator.parameters(), 1e-3)
+    d_before = [p.detach().clone() for p in model.discriminator.parameters()]
+    g_before = [p.detach().clone() for p in model.generator.parameters()]
+    d_updates = []
+    original_step = optimizer_d.step
+
+    def spy_step(*args, **kwargs):  # D's weights right after its own phase
+        result = original_step(*args, **kwargs)
+        d_updates.append([p.detach().clone() for p in model.discriminator.parameters()])
+        return result
+
+    optimizer_d.step = spy_step
+    step = make_gan_step(model, optimizer_d, optimizer_g, ReplayPool(0))
+    d_loss, g_loss, correct_real, correct_fake = step(torch.rand(6, 28, 28), None)
+    assert torch.isfinite(d_loss) and torch.isfinite(g_loss) and 0 <= correct_real <= 6 and 0 <= correct_fake <= 6
+    after_d_phase = d_updates[0]
+    assert any(not torch.equal(a, b) for a, b in zip(d_before, after_d_phase))
+    # Phase 2 trains the generator and leaves the discriminator exactly as phase 1 left it.
+    assert all(torch.equal(a, b) for a, b in zip(after_d_phase, model.discriminator.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(g_before, model.generator.parameters()))
+    assert all(p.requires_grad for p in model.discriminator.parameters())
+
+
+def test_replay_pool_serves_earlier_fakes_to_the_discriminator():
+    pool = ReplayPool(pool_batches=3, probability=1.0, generator=torch.Generator().manual_seed(0))
+    batches = [torch.full((2, 28, 28), float(i)) for i in range(10)]
+    served = [pool(batch)[0] for batch in batches]
+    assert [s[0, 0, 0].item() for s in served[:3]] == [0.0, 1.0, 2.0]  # filling the pool
+    later = [s[0, 0, 0].item() for s in served[3:]]
+    assert all(value < index + 3 for index, value in enumerate(later))  # always an older batch
+    assert pool.replayed == 7
+    # And through the training step: the discriminator's fake input is a pooled batch.
+    model = GAN(TINY_GAN)
+    seen = []
+    original = model.discriminate
+    model.discriminate = lambda images, labels=None: (seen.append(images.detach().clone()), original(images, labels))[1]
+    marker = torch.full((4, 28, 28), 0.123)
+    pool = ReplayPool(pool_batches=1, probability=1.0)
+    pool(marker)  # the pool now holds the marker batch
+    step = make_gan_step(model, build_optimizer("rmsprop", model.discriminator.parameters(), 1e-3),
+                         build_optimizer("rmsprop", model.generator.parameters(), 1e-3), pool)
+    step(torch.rand(4, 28, 28), None)
+    assert torch.equal(seen[1], marker)  # phase 1 calls D on reals, then on the (pooled) fakes
+
+
+def test_minibatch_features_react_to_a_collapsed_batch():
+    torch.manual_seed(0)
+    layer = MinibatchDiscrimination(in_features=6, num_kernels=4, kernel_dims=3)
+    varied = torch.randn(8, 6) * 3
+    collapsed = varied[:1].expand(8, 6).clone()
+    closeness_varied = layer.closeness(varied)
+    closeness_collapsed = layer.closeness(collapsed)
+    assert torch.allclose(closeness_collapsed, torch.full((8, 4), 7.0))  # 7 identical neighbours each
+    assert (closeness_varied < closeness_collapsed - 0.1).all()
+    assert layer(varied).shape == (8, 10)
+    assert torch.equal(layer(varied)[:, :6], varied)
+
+
+@pytest.fixture(scope="module")
+def cgan_run(fashion, tmp_path_factory):
+    return aegan.train("cgan", epochs=1, out=tmp_path_factory.mktemp("cgan") / "run", progress=False,
+                       log=lambda m: None, overrides={"data.train_subset": 6400, "training.replay_pool_batches": 5})
+
+
+def test_gan_run_folder(cgan_run):
+    record = cgan_run.metrics()[-1]
+    assert {"d_loss", "g_loss", "d_accuracy_real", "d_accuracy_fake", "seconds"} <= set(record)
+    assert record["replayed_batches"] > 0
+    assert (cgan_run.path / "samples" / "epoch-0001.png").is_file()
+    assert (cgan_run.path / "samples" / "progress.gif").read_bytes()[:6] == b"GIF89a"
+
+
+def test_sample_and_interpolate_a_gan_from_its_checkpoint(cgan_run, tmp_path):
+    result = run_cli("sample", cgan_run.path, "-n", "8", "--label", "7", "--out", tmp_path / "s.png")
+    assert result.returncode == 0, result.stderr
+    sevens = aegan.api.sample(cgan_run.path, n=8, seed=1, label=7)
+    others = aegan.api.sample(cgan_run.path, n=8, seed=1, label=1)
+    assert sevens.shape == (8, 28, 28) and not np.allclose(sevens, others)
+    result = run_cli("interpolate", cgan_run.path, "--steps", "5", "--out", tmp_path / "i.png")
+    assert result.returncode == 0, result.stderr
+    bad = run_cli("sample", cgan_run.path, "--label", "12")
+    assert bad.returncode == 2 and "from 0 to 9" in bad.stderr
