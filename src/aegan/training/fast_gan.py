@@ -103,7 +103,7 @@ def make_fast_gan_step(model, optimizer_d, optimizer_g, replay):
     discriminator = _Network([m for m in model.discriminator.features if isinstance(m, nn.Linear)]
                              + [model.discriminator.output], optimizer_d)
     coding_size = model.config.coding_size
-    targets = {}
+    targets, signs = {}, {}
 
     @torch.no_grad()
     def step(real: torch.Tensor, labels=None):
@@ -111,12 +111,13 @@ def make_fast_gan_step(model, optimizer_d, optimizer_g, replay):
         real = real.reshape(n, -1)
         if n not in targets:
             targets[n] = torch.cat([torch.ones(n, 1), torch.zeros(n, 1)]).to(real)
+            signs[n] = 1 - 2 * targets[n]  # BCE with logits = softplus(sign * logit)
         # Phase 1: the discriminator on reals (1) and fakes (0), in one batch of 2n.
         fakes = torch.sigmoid(generator.forward(torch.randn(n, coding_size, device=real.device))[-1])
         fakes = replay(fakes.view(n, *model.config.input_shape))[0].reshape(n, -1)
         outputs = discriminator.forward(torch.cat([real, fakes]))
         logits = outputs[-1]
-        d_loss = F.binary_cross_entropy_with_logits(logits, targets[n])
+        d_loss = F.softplus(logits * signs[n]).mean()
         discriminator.backward(outputs, torch.sigmoid(logits).sub_(targets[n]).div_(2 * n))
         discriminator.rmsprop_()
         # Phase 2: the generator through the (unchanged) discriminator, its fakes labelled 1.
@@ -124,7 +125,7 @@ def make_fast_gan_step(model, optimizer_d, optimizer_g, replay):
         images = torch.sigmoid(g_outputs[-1])
         d_outputs = discriminator.forward(images)
         g_logits = d_outputs[-1]
-        g_loss = F.binary_cross_entropy_with_logits(g_logits, targets[n][:n])
+        g_loss = F.softplus(-g_logits).mean()
         grad_images = discriminator.backward(d_outputs, torch.sigmoid(g_logits).sub_(1).div_(n),
                                              parameter_grads=False, input_grad=True)
         generator.backward(g_outputs, torch.ops.aten.sigmoid_backward(grad_images, images))
