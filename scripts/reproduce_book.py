@@ -108,7 +108,7 @@ def main(presets: list[str]) -> None:
         "| preset | epochs | aegan val loss | book | aegan / book | aegan val rounded acc | book | s/epoch (median) | notes |",
         "|---|---|---|---|---|---|---|---|---|", *rows])
     path = ROOT / "docs" / "RESULTS.md"
-    path.write_text(HEADER + table + "\n" + sparsity_table() + weights_table())
+    path.write_text(HEADER + table + "\n" + sparsity_table() + weights_table() + FIGURES)
     print(f"wrote {path}")
 
 
@@ -119,6 +119,27 @@ Each preset follows the book's (ml2) recipe and epoch count; validation split = 
 5,000 training images. `linear_pca` shows the training loss on its 60 toy points, as the book
 does. Notes come from `aegan evaluate` on the test split.
 
+"""
+
+FIGURES = """
+## Figures
+
+`aegan encode runs/book/linear_pca --split train --plot docs/images/linear-pca-codings.png`
+(the 60 toy points projected on the plane the linear autoencoder found, as in the book):
+
+![linear autoencoder codings](images/linear-pca-codings.png)
+
+`aegan reconstruct runs/book/denoising_gaussian_ae --noise --n 8` and the same for
+`denoising_dropout_ae` (originals, noisy inputs, denoised outputs):
+
+![Gaussian denoising](images/denoising-gaussian.png)
+![dropout denoising](images/denoising-dropout.png)
+
+`aegan evaluate runs/book/sparse_kl_ae` and `aegan evaluate runs/book/sparse_l1_ae` (histograms
+of all coding activations and of each unit's mean activation, test set):
+
+![KL sparsity](images/sparse-kl-activations.png)
+![L1 sparsity](images/sparse-l1-activations.png)
 """
 
 if __name__ == "__main__":

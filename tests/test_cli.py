@@ -22,9 +22,13 @@ def snapshot(folder):
     return {p: p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def test_presets_lists_the_stacked_autoencoder():
+def test_presets_lists_every_recipe_by_its_fixed_name():
     result = run_cli("presets")
-    assert result.returncode == 0 and result.stdout.startswith("stacked_ae")
+    listed = [line.split()[0] for line in result.stdout.splitlines()]
+    assert result.returncode == 0
+    assert set(listed) >= {"linear_pca", "linear_pca_fashion", "stacked_ae", "tied_ae", "greedy_ae", "conv_ae",
+                           "recurrent_ae", "denoising_gaussian_ae", "denoising_dropout_ae", "sparse_l1_ae",
+                           "sparse_kl_ae", "vae", "conv_vae", "gan", "dcgan", "cgan"}
 
 
 def test_unknown_preset_suggests_the_closest(tmp_path):

@@ -32,7 +32,7 @@ def plot_activation_histograms(codings: np.ndarray, path, title: str = ""):
     axes[1].set_xlabel("mean activation of a unit")
     axes[1].set_title("units")
     if title:
-        figure.suptitle(title)
+        figure.suptitle(title, y=1.03)
     try:
         return atomic_savefig(figure, path)
     finally:
