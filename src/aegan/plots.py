@@ -14,6 +14,14 @@ import numpy as np  # noqa: E402
 from aegan.files import atomic_savefig  # noqa: E402
 
 
+def save_and_close(figure, path: str | os.PathLike) -> Path:
+    """Write the figure as PNG atomically and free it."""
+    try:
+        return atomic_savefig(figure, path)
+    finally:
+        plt.close(figure)
+
+
 def plot_reconstructions(rows: dict[str, np.ndarray], path: str | os.PathLike) -> Path:
     """The seed's figure: one row of images per entry (originals, then reconstructions)."""
     n = len(next(iter(rows.values())))
@@ -23,10 +31,7 @@ def plot_reconstructions(rows: dict[str, np.ndarray], path: str | os.PathLike) -
             axes[row, column].imshow(np.clip(images[column], 0, 1), cmap="binary", vmin=0, vmax=1)
             axes[row, column].axis("off")
         axes[row, 0].set_title(label, loc="left", fontsize=9)
-    try:
-        return atomic_savefig(figure, path)
-    finally:
-        plt.close(figure)
+    return save_and_close(figure, path)
 
 
 def plot_codings_2d(points: np.ndarray, labels: np.ndarray, class_names, path: str | os.PathLike,
@@ -44,10 +49,7 @@ def plot_codings_2d(points: np.ndarray, labels: np.ndarray, class_names, path: s
     axis.set_title(title)
     axis.set_xticks([])
     axis.set_yticks([])
-    try:
-        return atomic_savefig(figure, path)
-    finally:
-        plt.close(figure)
+    return save_and_close(figure, path)
 
 
 def plot_image_grid(images: np.ndarray, path: str | os.PathLike, title: str = "") -> Path:
@@ -67,10 +69,7 @@ def plot_image_grid(images: np.ndarray, path: str | os.PathLike, title: str = ""
             axes[r, c].axis("off")
     if title:
         figure.suptitle(title, fontsize=10)
-    try:
-        return atomic_savefig(figure, path)
-    finally:
-        plt.close(figure)
+    return save_and_close(figure, path)
 
 
 def save_gif(png_paths, path: str | os.PathLike, seconds_per_frame: float = 0.4) -> Path:

@@ -20,8 +20,7 @@ def sparsity_report(codings: np.ndarray) -> dict[str, float]:
 
 def plot_activation_histograms(codings: np.ndarray, path, title: str = ""):
     """Histograms of all activations and of each unit's mean activation (the book's figure)."""
-    from aegan.files import atomic_savefig
-    from aegan.plots import plt
+    from aegan.plots import plt, save_and_close
 
     figure, axes = plt.subplots(1, 2, figsize=(10, 3.5))
     axes[0].hist(codings.ravel(), bins=50, range=(0, 1), color="tab:blue")
@@ -33,7 +32,4 @@ def plot_activation_histograms(codings: np.ndarray, path, title: str = ""):
     axes[1].set_title("units")
     if title:
         figure.suptitle(title, y=1.03)
-    try:
-        return atomic_savefig(figure, path)
-    finally:
-        plt.close(figure)
+    return save_and_close(figure, path)
