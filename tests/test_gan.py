@@ -117,3 +117,20 @@ def test_sample_and_interpolate_a_gan_from_its_checkpoint(cgan_run, tmp_path):
     assert result.returncode == 0, result.stderr
     bad = run_cli("sample", cgan_run.path, "--label", "12")
     assert bad.returncode == 2 and "from 0 to 9" in bad.stderr
+
+
+def test_evaluate_a_gan_run_writes_every_generative_metric_with_its_floor(cgan_run, monkeypatch, tmp_path):
+    import json
+
+    import aegan.evaluation.classifier as classifier_module
+
+    monkeypatch.setenv("AEGAN_CACHE_DIR", str(tmp_path / "cache"))  # a quick classifier, not the cached one
+    monkeypatch.setattr(classifier_module, "RECIPE", {**classifier_module.RECIPE, "epochs": 1})
+    result = aegan.api.evaluate(cgan_run, n=500)
+    for key in ("fid", "kid", "precision", "recall", "density", "coverage", "classes_covered",
+                "class_kl_to_test", "class_kl_to_uniform", "classifier_score"):
+        assert key in result and f"{key}_floor" in result, key
+    assert result["fid"] > result["fid_floor"] >= 0
+    assert 0.85 < result["coverage_floor"] <= 1 and result["classes_covered_floor"] == 10
+    assert sum(result["class_histogram"]) == 500 and 1 <= result["classes_covered"] <= 10
+    assert json.loads((cgan_run.path / "evaluation.json").read_text())["fid"] == pytest.approx(result["fid"])

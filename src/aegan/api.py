@@ -23,6 +23,7 @@ from aegan.errors import AeganError
 from aegan.files import atomic_write_json
 from aegan.evaluation import (
     compare_with_pca,
+    generative_metrics,
     is_linear_autoencoder,
     plot_activation_histograms,
     sparsity_report,
@@ -243,14 +244,51 @@ def plot_interpolations(run, path: str | os.PathLike | None = None, steps: int =
                            title=f"{run.config.name}: interpolation in coding space")
 
 
-def evaluate(run, split: str = "test") -> dict:
+_FLOORS: dict = {}
+
+
+def generative_report(run, n: int = 10000, log=_log) -> dict:
+    """Metrics of `n` samples against the test set in the feature space of aegan's own classifier,
+    each with its floor: the same metric for the test images against as many training images."""
+    from aegan.data import load_fashion_mnist
+    from aegan.evaluation.classifier import load_feature_classifier, predict
+
+    data = load_fashion_mnist(run.config.data.data_dir or None)
+    classifier, info = load_feature_classifier(data, log=log)
+    count = min(n, len(data.test_images))
+    test_features, test_probabilities = predict(classifier, images_to_tensor(data.test_images[:count]))
+    train_features, train_probabilities = predict(classifier, images_to_tensor(data.train_images[:count]))
+    fake_features, fake_probabilities = predict(classifier, torch.from_numpy(sample(run, n, seed=0)))
+    test_classes = data.test_labels[:count]
+    result = generative_metrics(test_features.numpy(), test_classes, fake_features.numpy(),
+                                fake_probabilities.numpy(), test_classes)
+    key = (info["weights_sha256"], count)
+    if key not in _FLOORS:  # depends on the data and the classifier only: once per process
+        _FLOORS[key] = generative_metrics(test_features.numpy(), test_classes, train_features.numpy(),
+                                          train_probabilities.numpy(), test_classes)
+    floor = _FLOORS[key]
+    report = {"samples": n, "feature_classifier_test_accuracy": info["test_accuracy"]}
+    for key, value in result.items():
+        report[key] = value
+        if key != "class_histogram":
+            report[f"{key}_floor"] = floor[key]
+    return report
+
+
+def evaluate(run, split: str = "test", n: int = 10000) -> dict:
     """What applies to the run, on one split; written to RUN/evaluation.json.
 
     Always the loss (and its parts); a linear autoencoder: the comparison with PCA fitted on
     the training split; a sigmoid coding layer: its sparsity, with RUN/coding-activations.png;
-    a VAE: the negative ELBO and active units.
+    a VAE: the negative ELBO and active units; a run that samples (VAE, GAN) on Fashion-MNIST:
+    the generative metrics of `n` samples, each with its floor.
     """
     run = _as_run(run)
+    if isinstance(run.model, GAN):
+        result = {"run": str(run.path), "preset": run.config.name, "epoch": run.epoch}
+        result.update(generative_report(run, n))
+        atomic_write_json(run.path / "evaluation.json", result)
+        return result
     splits = load_splits(run.config.data, run.config.training.seed)
     data, _ = splits.split(split)
     x = images_to_tensor(data)
@@ -274,5 +312,7 @@ def evaluate(run, split: str = "test") -> dict:
         result["activation_histogram"] = str(plot)
     if isinstance(model, (VariationalAutoencoder, ConvVariationalAutoencoder)):
         result.update(vae_report(model, x, seed=run.config.training.seed))
+        if run.config.data.dataset == "fashion_mnist":
+            result.update(generative_report(run, n))
     atomic_write_json(run.path / "evaluation.json", result)
     return result

@@ -108,10 +108,16 @@ def _cmd_interpolate(args) -> int:
 def _cmd_evaluate(args) -> int:
     from aegan.api import evaluate
 
-    result = evaluate(args.run, split=args.split)
+    result = evaluate(args.run, split=args.split, n=args.n)
     width = max(len(key) for key in result)
     for key, value in result.items():
-        print(f"{key:<{width}}  {value:.6g}" if isinstance(value, float) else f"{key:<{width}}  {value}")
+        if key.endswith("_floor"):
+            continue
+        floor = result.get(f"{key}_floor")
+        text = f"{value:.6g}" if isinstance(value, float) else str(value)
+        if floor is not None:
+            text += f"   (floor {floor:.6g})" if isinstance(floor, float) else f"   (floor {floor})"
+        print(f"{key:<{width}}  {text}")
     print(f"written to {args.run}/evaluation.json")
     return 0
 
@@ -177,6 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("evaluate", help="measure a run: losses, PCA comparison, sparsity, ELBO")
     evaluate.add_argument("run", metavar="RUN")
     evaluate.add_argument("--split", choices=("train", "valid", "test"), default="test")
+    evaluate.add_argument("--n", type=_count("of samples", 100), default=10000,
+                          help="samples for the generative metrics (VAE and GAN runs)")
     evaluate.set_defaults(handler=_cmd_evaluate)
     return parser
 

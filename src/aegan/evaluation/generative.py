@@ -1,0 +1,108 @@
+"""Generative metrics in a feature space: FID, KID, precision/recall, density/coverage, classes.
+
+All take (N, D) feature arrays of real and generated samples and work in float64.
+- FID (Heusel et al. 2017): |mu_r - mu_g|^2 + tr(S_r + S_g - 2 (S_r S_g)^(1/2)); the trace of the
+  square root is the sum of the square roots of the eigenvalues of S_r S_g.
+- KID (Binkowski et al. 2018): the unbiased MMD^2 with the kernel (x.y / D + 1)^3, averaged over
+  random subsets.
+- precision / recall (Kynkaanniemi et al. 2019, k = 3): the share of generated samples inside the
+  k-NN balls of the real ones, and the other way round.
+- density / coverage (Naeem et al. 2020, k = 5): how many real k-NN balls hold each generated
+  sample (over k), and the share of real balls that hold at least one.
+- class coverage: the histogram of classes a classifier gives N samples, its KL divergence to a
+  reference histogram and to uniform, and the classes that get at least 10% of N / classes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def fid(real: np.ndarray, fake: np.ndarray) -> float:
+    real, fake = np.asarray(real, np.float64), np.asarray(fake, np.float64)
+    mean_difference = real.mean(0) - fake.mean(0)
+    cov_real, cov_fake = np.cov(real, rowvar=False), np.cov(fake, rowvar=False)
+    eigenvalues = np.linalg.eigvals(cov_real @ cov_fake)
+    trace_sqrt = np.sqrt(np.clip(eigenvalues.real, 0, None)).sum()
+    return float(mean_difference @ mean_difference + np.trace(cov_real) + np.trace(cov_fake) - 2 * trace_sqrt)
+
+
+def kid(real: np.ndarray, fake: np.ndarray, subsets: int = 100, subset_size: int = 1000,
+        seed: int = 0) -> tuple[float, float]:
+    """(mean, standard deviation) of the unbiased polynomial-kernel MMD^2 over random subsets."""
+    real, fake = np.asarray(real, np.float64), np.asarray(fake, np.float64)
+    size = min(subset_size, len(real), len(fake))
+    rng = np.random.default_rng(seed)
+    dims = real.shape[1]
+    values = []
+    for _ in range(subsets):
+        x = real[rng.choice(len(real), size, replace=False)]
+        y = fake[rng.choice(len(fake), size, replace=False)]
+        k_xx, k_yy, k_xy = ((x @ x.T) / dims + 1) ** 3, ((y @ y.T) / dims + 1) ** 3, ((x @ y.T) / dims + 1) ** 3
+        values.append((k_xx.sum() - np.trace(k_xx)) / (size * (size - 1))
+                      + (k_yy.sum() - np.trace(k_yy)) / (size * (size - 1)) - 2 * k_xy.mean())
+    return float(np.mean(values)), float(np.std(values))
+
+
+def _kth_neighbour_radii(features: torch.Tensor, ks: tuple[int, ...], chunk: int = 1024) -> list[torch.Tensor]:
+    """For each k in ks, the distance from each sample to its k-th nearest other sample
+    (rows in chunks: O(chunk x N) memory)."""
+    nearest = torch.cat([torch.cdist(features[i:i + chunk], features).topk(max(ks) + 1, dim=1, largest=False).values
+                         for i in range(0, len(features), chunk)])
+    return [nearest[:, k] for k in ks]  # column 0 is each sample's distance to itself
+
+
+def manifold_metrics(real: np.ndarray, fake: np.ndarray, k_precision: int = 3, k_density: int = 5,
+                     chunk: int = 1024) -> dict[str, float]:
+    real_t, fake_t = torch.as_tensor(real, dtype=torch.float64), torch.as_tensor(fake, dtype=torch.float64)
+    real_radii, density_radii = _kth_neighbour_radii(real_t, (k_precision, k_density))
+    (fake_radii,) = _kth_neighbour_radii(fake_t, (k_precision,))
+    fake_inside_real = torch.zeros(len(fake_t), dtype=torch.bool)
+    real_inside_fake, covered = [], []
+    inside_count = 0
+    for i in range(0, len(real_t), chunk):
+        distances = torch.cdist(real_t[i:i + chunk], fake_t)  # (chunk of reals, fakes)
+        fake_inside_real |= (distances <= real_radii[i:i + chunk, None]).any(dim=0)
+        real_inside_fake.append((distances <= fake_radii[None, :]).any(dim=1))
+        inside_count += (distances <= density_radii[i:i + chunk, None]).sum().item()
+        covered.append(distances.min(dim=1).values <= density_radii[i:i + chunk])
+    return {"precision": fake_inside_real.double().mean().item(),
+            "recall": torch.cat(real_inside_fake).double().mean().item(),
+            "density": inside_count / (k_density * len(fake_t)),
+            "coverage": torch.cat(covered).double().mean().item()}
+
+
+def class_coverage(predicted: np.ndarray, reference: np.ndarray, num_classes: int = 10,
+                   eps: float = 1e-10) -> dict:
+    """The class histogram of `predicted`, compared with that of `reference` and with uniform."""
+    counts = np.bincount(predicted, minlength=num_classes).astype(np.float64)
+    p = counts / counts.sum()
+    q = np.bincount(reference, minlength=num_classes).astype(np.float64)
+    q /= q.sum()
+
+    def kl(a, b):
+        return float(np.sum(np.where(a > 0, a * np.log((a + eps) / (b + eps)), 0.0)))
+
+    threshold = 0.1 * len(predicted) / num_classes
+    return {"class_histogram": counts.astype(int).tolist(), "class_kl_to_test": kl(p, q),
+            "class_kl_to_uniform": kl(p, np.full(num_classes, 1 / num_classes)),
+            "classes_covered": int((counts >= threshold).sum())}
+
+
+def classifier_score(probabilities: np.ndarray, eps: float = 1e-12) -> float:
+    """exp(E_x KL(p(y|x) || p(y))): the Inception Score with aegan's own classifier."""
+    p = np.asarray(probabilities, np.float64)
+    marginal = p.mean(axis=0, keepdims=True)
+    return float(np.exp(np.mean(np.sum(p * (np.log(p + eps) - np.log(marginal + eps)), axis=1))))
+
+
+def generative_metrics(real_features, real_classes, fake_features, fake_probabilities, reference_classes,
+                       seed: int = 0) -> dict:
+    """Every metric of this module for one set of generated samples against real ones."""
+    kid_mean, kid_std = kid(real_features, fake_features, seed=seed)
+    result = {"fid": fid(real_features, fake_features), "kid": kid_mean, "kid_std": kid_std}
+    result.update(manifold_metrics(real_features, fake_features))
+    result["classifier_score"] = classifier_score(fake_probabilities)
+    result.update(class_coverage(np.asarray(fake_probabilities).argmax(axis=1), reference_classes))
+    return result
