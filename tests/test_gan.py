@@ -134,3 +134,10 @@ def test_evaluate_a_gan_run_writes_every_generative_metric_with_its_floor(cgan_r
     assert 0.85 < result["coverage_floor"] <= 1 and result["classes_covered_floor"] == 10
     assert sum(result["class_histogram"]) == 500 and 1 <= result["classes_covered"] <= 10
     assert json.loads((cgan_run.path / "evaluation.json").read_text())["fid"] == pytest.approx(result["fid"])
+
+
+def test_encode_and_reconstruct_on_a_gan_run_say_what_it_can_do(cgan_run):
+    for command in ("encode", "reconstruct"):
+        result = run_cli(command, cgan_run.path)
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert "has no encoder" in result.stderr and "aegan sample" in result.stderr

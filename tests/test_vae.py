@@ -102,3 +102,15 @@ def test_sample_on_a_run_that_cannot_sample(trained_run):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     line = result.stderr.strip()
     assert "\n" not in line and "dense_ae run, which cannot sample" in line and "aegan reconstruct" in line
+
+
+def test_vae_codings_are_the_posterior_means(vae_run, fashion):
+    codings = vae_run.encode(fashion.valid_images[:50])
+    assert codings.shape == (50, 10)
+    import torch
+
+    from aegan.runs import images_to_tensor
+
+    with torch.no_grad():
+        mean, _ = vae_run.model.encode(images_to_tensor(fashion.valid_images[:50]))
+    np.testing.assert_allclose(codings, mean.numpy(), rtol=1e-6)

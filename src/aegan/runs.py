@@ -58,6 +58,11 @@ def images_to_tensor(images, device=None) -> torch.Tensor:
     return tensor.to(device=device, dtype=torch.float32)
 
 
+def _first(codings):
+    """A VAE's encode gives (mean, log-variance): its codings are the means."""
+    return codings[0] if isinstance(codings, tuple) else codings
+
+
 class Run:
     """A trained run folder: its config, metrics and model (weights of the newest checkpoint)."""
 
@@ -101,12 +106,20 @@ class Run:
         with torch.no_grad():
             return torch.cat([function(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]).numpy()
 
+    def _require_encoder(self, command: str) -> None:
+        if not callable(getattr(self.model, "encode", None)):
+            raise AeganError(f"{self.path} is a {self.config.model.kind} run, which has no encoder to {command} "
+                             "with: use `aegan sample` or `aegan interpolate` on it instead")
+
     def encode(self, images) -> np.ndarray:
-        """Codings (N, coding_size) of uint8 or [0, 1] float images."""
-        return self._batched(self.model.encode, images)
+        """Codings (N, coding_size) of uint8 or [0, 1] float images (a VAE: the posterior means)."""
+        self._require_encoder("encode")
+        encode = self.model.encode
+        return self._batched(lambda x: _first(encode(x)), images)
 
     def reconstruct(self, images) -> np.ndarray:
         """Reconstructions in [0, 1] of uint8 or [0, 1] float images."""
+        self._require_encoder("reconstruct")
         return self._batched(self.model, images)
 
     def __repr__(self) -> str:
