@@ -10,7 +10,6 @@ trainings at once on a 2-core machine slow each other down many times over.
 
 from __future__ import annotations
 
-import json
 import statistics
 import sys
 from pathlib import Path
