@@ -26,6 +26,7 @@ from aegan.evaluation import (
     generative_metrics,
     is_linear_autoencoder,
     plot_activation_histograms,
+    representation_report,
     sparsity_report,
     vae_report,
 )
@@ -280,8 +281,10 @@ def evaluate(run, split: str = "test", n: int = 10000) -> dict:
 
     Always the loss (and its parts); a linear autoencoder: the comparison with PCA fitted on
     the training split; a sigmoid coding layer: its sparsity, with RUN/coding-activations.png;
-    a VAE: the negative ELBO and active units; a run that samples (VAE, GAN) on Fashion-MNIST:
-    the generative metrics of `n` samples, each with its floor.
+    a run that encodes Fashion-MNIST: linear-probe and 5-NN accuracy of its codings (fitted on
+    the training split) next to PCA's with as many components, and the trustworthiness of the
+    t-SNE map; a VAE: the negative ELBO and active units; a run that samples (VAE, GAN) on
+    Fashion-MNIST: the generative metrics of `n` samples, each with its floor.
     """
     run = _as_run(run)
     if isinstance(run.model, GAN):
@@ -290,7 +293,7 @@ def evaluate(run, split: str = "test", n: int = 10000) -> dict:
         atomic_write_json(run.path / "evaluation.json", result)
         return result
     splits = load_splits(run.config.data, run.config.training.seed)
-    data, _ = splits.split(split)
+    data, labels = splits.split(split)
     x = images_to_tensor(data)
     model = run.model
     result: dict = {"run": str(run.path), "preset": run.config.name, "split": split, "epoch": run.epoch}
@@ -310,9 +313,43 @@ def evaluate(run, split: str = "test", n: int = 10000) -> dict:
         plot = plot_activation_histograms(codings, run.path / "coding-activations.png",
                                           title=f"{run.config.name}: coding activations ({split})")
         result["activation_histogram"] = str(plot)
+    if run.config.data.dataset == "fashion_mnist":
+        train_images, train_labels = splits.split("train")
+        _log("representation metrics: linear probe, 5-NN, PCA, t-SNE trustworthiness")
+        result.update(representation_report(run.encode(train_images), train_labels, run.encode(data), labels,
+                                             images_to_tensor(train_images).numpy(), x.numpy(),
+                                             seed=run.config.training.seed))
     if isinstance(model, (VariationalAutoencoder, ConvVariationalAutoencoder)):
         result.update(vae_report(model, x, seed=run.config.training.seed))
         if run.config.data.dataset == "fashion_mnist":
             result.update(generative_report(run, n))
     atomic_write_json(run.path / "evaluation.json", result)
     return result
+
+
+def pretraining_experiment(run, labels: int = 500, seeds: int = 3, epochs: int = 20, log=_log) -> dict:
+    """Few labels: a classifier from scratch against one on the run's trained encoder (frozen,
+    then fine-tuned), over `seeds` seeds; written to RUN/pretraining.json."""
+    from aegan.evaluation.pretraining import few_label_experiment, summarise
+
+    run = _as_run(run)
+    run._require_encoder("train a classifier on")
+    if run.config.data.dataset != "fashion_mnist":
+        raise AeganError(f"{run.path} was trained on {run.config.data.dataset!r} data, which has no class labels: "
+                         "the pretraining experiment needs a Fashion-MNIST run")
+    splits = load_splits(run.config.data, run.config.training.seed)
+    train_split = splits.split("train")
+    if not 10 <= labels <= len(train_split[0]):
+        raise AeganError(f"labels={labels}: expected between 10 and {len(train_split[0])} labelled training images")
+    results = []
+    for seed in range(seeds):
+        started = time.perf_counter()
+        results.append(few_label_experiment(run.model, run.config.model, train_split, splits.split("valid"),
+                                            splits.split("test"), labels=labels, seed=seed, epochs=epochs))
+        log(f"seed {seed}: " + ", ".join(f"{key.removesuffix('_test_accuracy')} {value:.4f}"
+                                         for key, value in results[-1].items() if key.endswith("_test_accuracy"))
+            + f" (test accuracy; {time.perf_counter() - started:.0f} s)")
+    report = {"run": str(run.path), "preset": run.config.name, "labels": labels, "epochs_per_phase": epochs,
+              "seeds": results, **summarise(results)}
+    atomic_write_json(run.path / "pretraining.json", report)
+    return report

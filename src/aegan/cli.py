@@ -122,6 +122,21 @@ def _cmd_evaluate(args) -> int:
     return 0
 
 
+def _cmd_classify(args) -> int:
+    from aegan.api import pretraining_experiment
+
+    report = pretraining_experiment(args.run, labels=args.labels, seeds=args.seeds, epochs=args.epochs)
+    print(f"{report['labels']} labelled images, {len(report['seeds'])} seeds (mean +- sd)")
+    print(f"{'classifier':<26}{'valid accuracy':>18}{'test accuracy':>18}")
+    for name, title in (("scratch", "from scratch"), ("frozen", "reused encoder, frozen"),
+                        ("fine_tuned", "reused, then fine-tuned")):
+        cells = [f"{report[f'{name}_{split}_accuracy_mean']:.4f} +- {report[f'{name}_{split}_accuracy_std']:.4f}"
+                 for split in ("valid", "test")]
+        print(f"{title:<26}{cells[0]:>18}{cells[1]:>18}")
+    print(f"written to {args.run}/pretraining.json")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="aegan", description="Autoencoders and GANs: train, encode, reconstruct, sample, interpolate.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -180,12 +195,20 @@ def build_parser() -> argparse.ArgumentParser:
     interpolate.add_argument("--out", help="PNG file (default RUN/interpolations.png)")
     interpolate.set_defaults(handler=_cmd_interpolate)
 
-    evaluate = commands.add_parser("evaluate", help="measure a run: losses, PCA comparison, sparsity, ELBO")
+    evaluate = commands.add_parser("evaluate", help="measure a run: losses, probes vs PCA, sparsity, ELBO, FID")
     evaluate.add_argument("run", metavar="RUN")
     evaluate.add_argument("--split", choices=("train", "valid", "test"), default="test")
     evaluate.add_argument("--n", type=_count("of samples", 100), default=10000,
                           help="samples for the generative metrics (VAE and GAN runs)")
     evaluate.set_defaults(handler=_cmd_evaluate)
+
+    classify = commands.add_parser("classify", help="few labels: a classifier from scratch vs on the run's encoder")
+    classify.add_argument("run", metavar="RUN")
+    classify.add_argument("--labels", type=_count("of labelled images", 10), default=500)
+    classify.add_argument("--seeds", type=_count("of seeds", 1), default=3)
+    classify.add_argument("--epochs", type=_count("of epochs per phase", 1), default=20,
+                          help="epochs with the encoder frozen, then as many fine-tuning (scratch: both)")
+    classify.set_defaults(handler=_cmd_classify)
     return parser
 
 

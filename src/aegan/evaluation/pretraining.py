@@ -1,0 +1,127 @@
+"""Unsupervised pretraining with few labels: a classifier from scratch against one that reuses
+a trained autoencoder's encoder (frozen first, then fine-tuned).
+
+Both classifiers are the same network: the run's encoder, then Dense 20 selu and a softmax
+over the 10 classes (the seed notebook's head). "scratch" starts from a fresh initialisation of
+the encoder; "reused" starts from the run's trained weights (a copy: the run is not changed),
+trains the head with the encoder frozen, then unfreezes everything at a tenth of the learning
+rate. Scratch trains for as many steps as the two phases together.
+"""
+
+from __future__ import annotations
+
+import copy
+import statistics
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from aegan.models import build_model
+from aegan.runs import images_to_tensor
+
+
+class EncoderClassifier(nn.Module):
+    """An autoencoder's encoder (its codings; a VAE's posterior means) + Dense 20 selu + Dense 10."""
+
+    def __init__(self, autoencoder: nn.Module, coding_dimensions: int, hidden_units: int = 20):
+        super().__init__()
+        self.autoencoder = autoencoder
+        self.head = nn.Sequential(nn.Linear(coding_dimensions, hidden_units), nn.SELU(), nn.Linear(hidden_units, 10))
+
+    def encoder_parameters(self) -> list[nn.Parameter]:
+        return list(self.autoencoder.parameters())
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        codings = self.autoencoder.encode(images)
+        codings = codings[0] if isinstance(codings, tuple) else codings
+        return self.head(codings.flatten(1))
+
+
+def build_classifier(run_model: nn.Module, model_config, reuse: bool, seed: int) -> EncoderClassifier:
+    """The classifier on a copy of the run's trained model (reuse) or on a fresh one."""
+    torch.manual_seed(seed)
+    autoencoder = copy.deepcopy(run_model) if reuse else build_model(model_config)
+    with torch.no_grad():
+        coding_dimensions = _codings(autoencoder, torch.zeros(1, 28, 28)).shape[1]
+    return EncoderClassifier(autoencoder, coding_dimensions)
+
+
+def _codings(autoencoder: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    codings = autoencoder.encode(images)
+    return (codings[0] if isinstance(codings, tuple) else codings).flatten(1)
+
+
+def _fit(model: EncoderClassifier, parameters, images, labels, epochs: int, learning_rate: float,
+         batch_size: int, generator: torch.Generator) -> None:
+    optimizer = torch.optim.Adam(parameters, lr=learning_rate)
+    model.train()
+    for _ in range(epochs):
+        permutation = torch.randperm(len(images), generator=generator)
+        for start in range(0, len(images), batch_size):
+            batch = permutation[start:start + batch_size]
+            loss = F.cross_entropy(model(images[batch]), labels[batch])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+
+
+@torch.no_grad()
+def accuracy(model: EncoderClassifier, images: torch.Tensor, labels: np.ndarray, batch_size: int = 2500) -> float:
+    model.eval()
+    predictions = torch.cat([model(images[i:i + batch_size]).argmax(1) for i in range(0, len(images), batch_size)])
+    return float((predictions.numpy() == labels).mean())
+
+
+def few_label_experiment(run_model: nn.Module, model_config, train: tuple, valid: tuple, test: tuple,
+                         labels: int = 500, seed: int = 0, epochs: int = 20, learning_rate: float = 1e-3,
+                         batch_size: int = 32, on_phase=None) -> dict:
+    """Validation and test accuracy of scratch, reused-frozen and reused-fine-tuned for one seed.
+
+    `train`, `valid`, `test` are (uint8 images, labels); `labels` training images are drawn at
+    random (by `seed`) as the only labelled ones. `on_phase(name, classifier)`, if given, is
+    called after each phase ("scratch", "frozen", "fine_tuned").
+    """
+    on_phase = on_phase or (lambda name, model: None)
+    chosen = np.random.default_rng(seed).choice(len(train[0]), size=labels, replace=False)
+    images = images_to_tensor(train[0][chosen])
+    targets = torch.from_numpy(train[1][chosen].astype(np.int64))
+    valid_images, test_images = images_to_tensor(valid[0]), images_to_tensor(test[0])
+
+    def scores(model, name):
+        return {f"{name}_valid_accuracy": accuracy(model, valid_images, valid[1]),
+                f"{name}_test_accuracy": accuracy(model, test_images, test[1])}
+
+    result = {"seed": seed, "labels": labels}
+    scratch = build_classifier(run_model, model_config, reuse=False, seed=seed)
+    _fit(scratch, scratch.parameters(), images, targets, 2 * epochs, learning_rate, batch_size,
+         torch.Generator().manual_seed(seed))
+    result.update(scores(scratch, "scratch"))
+    on_phase("scratch", scratch)
+
+    reused = build_classifier(run_model, model_config, reuse=True, seed=seed)
+    for parameter in reused.encoder_parameters():
+        parameter.requires_grad_(False)
+    _fit(reused, reused.head.parameters(), images, targets, epochs, learning_rate, batch_size,
+         torch.Generator().manual_seed(seed))
+    result.update(scores(reused, "frozen"))
+    on_phase("frozen", reused)
+    for parameter in reused.encoder_parameters():
+        parameter.requires_grad_(True)
+    _fit(reused, reused.parameters(), images, targets, epochs, learning_rate / 10, batch_size,
+         torch.Generator().manual_seed(seed + 1))
+    result.update(scores(reused, "fine_tuned"))
+    on_phase("fine_tuned", reused)
+    return result
+
+
+def summarise(results: list[dict]) -> dict:
+    """Mean and standard deviation over seeds of every accuracy."""
+    summary = {}
+    for key in results[0]:
+        if key.endswith("_accuracy"):
+            values = [r[key] for r in results]
+            summary[f"{key}_mean"] = statistics.fmean(values)
+            summary[f"{key}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
+    return summary

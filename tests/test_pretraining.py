@@ -1,0 +1,80 @@
+"""Pretraining with few labels really reuses the autoencoder's trained weights."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import aegan
+from aegan.evaluation.pretraining import build_classifier, few_label_experiment
+from aegan.models import build_model
+from conftest import run_cli
+
+
+@pytest.fixture(scope="module")
+def small_run(fashion, tmp_path_factory):
+    return aegan.train("stacked_ae", out=tmp_path_factory.mktemp("runs") / "small", epochs=1, progress=False,
+                       log=lambda m: None, overrides={"data.train_subset": 3000})
+
+
+def encoder_state(classifier):
+    return {name: value.clone() for name, value in classifier.autoencoder.encoder.state_dict().items()}
+
+
+def same(a, b):
+    return all(torch.equal(a[name], b[name]) for name in a)
+
+
+def test_reused_classifier_starts_from_the_trained_weights_and_scratch_does_not(small_run):
+    trained = {name: value.clone() for name, value in small_run.model.encoder.state_dict().items()}
+    reused = build_classifier(small_run.model, small_run.config.model, reuse=True, seed=0)
+    scratch = build_classifier(small_run.model, small_run.config.model, reuse=False, seed=0)
+    assert same(encoder_state(reused), trained)
+    assert not any(torch.equal(value, trained[name]) for name, value in encoder_state(scratch).items()
+                   if name.endswith("weight"))
+    fresh = build_model(small_run.config.model)  # an untrained model's codings differ from the run's
+    images = torch.rand(8, 28, 28)
+    with torch.no_grad():
+        assert torch.equal(reused.autoencoder.encode(images), small_run.model.encode(images))
+        assert not torch.allclose(fresh.encode(images), small_run.model.encode(images))
+    # a copy: training the classifier must not change the run's model
+    assert reused.autoencoder is not small_run.model
+    assert next(reused.autoencoder.parameters()).data_ptr() != next(small_run.model.parameters()).data_ptr()
+
+
+def test_frozen_phase_keeps_the_trained_encoder_and_fine_tuning_moves_it(small_run, fashion):
+    trained = {name: value.clone() for name, value in small_run.model.encoder.state_dict().items()}
+    snapshots = {}
+    split = lambda images, labels: (images, labels)  # noqa: E731
+    result = few_label_experiment(
+        small_run.model, small_run.config.model, split(fashion.train_images[:3000], fashion.train_labels[:3000]),
+        split(fashion.valid_images[:500], fashion.valid_labels[:500]),
+        split(fashion.test_images[:500], fashion.test_labels[:500]), labels=200, seed=0, epochs=10,
+        on_phase=lambda name, model: snapshots.__setitem__(name, encoder_state(model)))
+    assert same(snapshots["frozen"], trained)
+    assert not same(snapshots["fine_tuned"], trained)
+    assert not same(snapshots["scratch"], trained)
+    assert same({n: v for n, v in small_run.model.encoder.state_dict().items()}, trained)  # run untouched
+    # far above chance (0.1) with 200 labels and 70 steps per phase
+    for key in ("scratch", "frozen", "fine_tuned"):
+        assert 0.4 < result[f"{key}_test_accuracy"] <= 1, result
+
+
+def test_classify_cli_writes_mean_and_spread_over_seeds(small_run):
+    result = run_cli("classify", small_run.path, "--labels", 50, "--seeds", 2, "--epochs", 1)
+    assert result.returncode == 0, result.stderr
+    assert "reused, then fine-tuned" in result.stdout
+    report = json.loads((small_run.path / "pretraining.json").read_text())
+    assert [s["seed"] for s in report["seeds"]] == [0, 1]
+    values = [s["scratch_test_accuracy"] for s in report["seeds"]]
+    assert report["scratch_test_accuracy_mean"] == pytest.approx(np.mean(values))
+    assert report["scratch_test_accuracy_std"] == pytest.approx(np.std(values, ddof=1))
+
+
+def test_classify_rejects_bad_input_in_one_line(small_run, tmp_path):
+    too_many = run_cli("classify", small_run.path, "--labels", 999999)
+    assert too_many.returncode == 2 and "labels=999999" in too_many.stderr
+    assert len(too_many.stderr.strip().splitlines()) == 1
+    not_a_run = run_cli("classify", tmp_path)
+    assert not_a_run.returncode == 2 and "not a run folder" in not_a_run.stderr

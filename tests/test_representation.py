@@ -1,0 +1,76 @@
+"""Representation metrics: probes and trustworthiness against independent computations."""
+
+import numpy as np
+import pytest
+from sklearn.manifold import TSNE
+
+from aegan.evaluation.representation import probe_accuracies, representation_report, tsne_trustworthiness
+
+
+def brute_force_knn_accuracy(train, train_labels, test, test_labels, k=5):
+    distances = ((test[:, None, :] - train[None, :, :]) ** 2).sum(-1)
+    nearest = np.argsort(distances, axis=1)[:, :k]
+    votes = np.array([np.bincount(train_labels[row], minlength=10).argmax() for row in nearest])
+    return float((votes == test_labels).mean())
+
+
+def brute_force_trustworthiness(high, low, k=5):
+    """Venna & Kaski (2001): penalise map neighbours by how far they rank in the original space."""
+    n = len(high)
+    high_distances = ((high[:, None] - high[None]) ** 2).sum(-1)
+    low_distances = ((low[:, None] - low[None]) ** 2).sum(-1)
+    np.fill_diagonal(high_distances, np.inf)
+    np.fill_diagonal(low_distances, np.inf)
+    ranks = np.argsort(np.argsort(high_distances, axis=1), axis=1) + 1  # 1 = nearest
+    penalty = 0.0
+    for i in range(n):
+        map_neighbours = np.argsort(low_distances[i])[:k]
+        penalty += np.clip(ranks[i, map_neighbours] - k, 0, None).sum()
+    return 1 - 2 / (n * k * (2 * n - 3 * k - 1)) * penalty
+
+
+def test_knn_accuracy_matches_a_brute_force_vote():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(10, 6)) * 1.5
+    train_labels, test_labels = rng.integers(0, 10, 400), rng.integers(0, 10, 150)
+    train = centres[train_labels] + rng.normal(size=(400, 6))
+    test = centres[test_labels] + rng.normal(size=(150, 6))
+    result = probe_accuracies(train, train_labels, test, test_labels)
+    assert result["knn_accuracy"] == brute_force_knn_accuracy(train, train_labels, test, test_labels)
+    assert 0.3 < result["knn_accuracy"] < 1.0  # a case that can fail either way
+
+
+def test_linear_probe_separates_separable_codings_and_not_random_labels():
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 10, 600)
+    codings = np.eye(10)[labels] * 5 + rng.normal(size=(600, 10)) * 0.3
+    separable = probe_accuracies(codings[:500], labels[:500], codings[500:], labels[500:])
+    assert separable["linear_probe_accuracy"] == 1.0
+    shuffled = rng.permutation(labels)
+    chance = probe_accuracies(codings[:500], shuffled[:500], codings[500:], shuffled[500:])
+    assert chance["linear_probe_accuracy"] < 0.3
+
+
+def test_trustworthiness_is_that_of_the_tsne_map():
+    rng = np.random.default_rng(2)
+    codings = (rng.normal(size=(120, 8)) + np.repeat(rng.normal(size=(4, 8)) * 4, 30, axis=0)).astype(np.float32)
+    points = TSNE(n_components=2, init="pca", learning_rate="auto", random_state=42).fit_transform(codings)
+    expected = brute_force_trustworthiness(codings.astype(np.float64), points.astype(np.float64))
+    assert tsne_trustworthiness(codings, seed=42) == pytest.approx(expected, abs=1e-6)
+    scrambled = brute_force_trustworthiness(codings.astype(np.float64), rng.normal(size=(120, 2)))
+    assert scrambled < expected - 0.1  # a random map is far less trustworthy
+
+
+@pytest.mark.slow
+def test_pca_codings_score_like_pca_itself(fashion):
+    """Codings that are PCA's own projections must probe exactly like the PCA column."""
+    from sklearn.decomposition import PCA
+
+    train, test = fashion.train_images[:3000].reshape(3000, -1) / 255, fashion.test_images[:500].reshape(500, -1) / 255
+    pca = PCA(n_components=12, random_state=42).fit(train)
+    report = representation_report(pca.transform(train), fashion.train_labels[:3000], pca.transform(test),
+                                   fashion.test_labels[:500], train, test, tsne_points=300)
+    assert report["pca_components"] == report["coding_dimensions"] == 12
+    assert report["linear_probe_accuracy"] == pytest.approx(report["pca_linear_probe_accuracy"], abs=0.004)
+    assert report["knn_accuracy"] == pytest.approx(report["pca_knn_accuracy"], abs=0.004)
+    assert report["linear_probe_accuracy"] > 0.7 and 0.7 < report["tsne_trustworthiness"] <= 1
