@@ -16,6 +16,7 @@ from pathlib import Path
 
 import aegan
 from aegan.api import evaluate
+from results_page import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = ROOT / "runs" / "book"
@@ -106,8 +107,7 @@ def main(presets: list[str]) -> None:
     table = "\n".join([
         "| preset | epochs | aegan val loss | book | aegan / book | aegan val rounded acc | book | s/epoch (median) | notes |",
         "|---|---|---|---|---|---|---|---|---|", *rows])
-    path = ROOT / "docs" / "RESULTS.md"
-    path.write_text(HEADER + table + "\n" + sparsity_table() + weights_table() + FIGURES)
+    path = write_section("book", HEADER + table + "\n" + sparsity_table() + weights_table() + FIGURES)
     print(f"wrote {path}")
 
 

@@ -74,3 +74,21 @@ def test_pca_codings_score_like_pca_itself(fashion):
     assert report["linear_probe_accuracy"] == pytest.approx(report["pca_linear_probe_accuracy"], abs=0.004)
     assert report["knn_accuracy"] == pytest.approx(report["pca_knn_accuracy"], abs=0.004)
     assert report["linear_probe_accuracy"] > 0.7 and 0.7 < report["tsne_trustworthiness"] <= 1
+
+
+def test_evaluate_writes_the_representation_keys(fashion, tmp_path):
+    import json
+
+    import aegan
+
+    run = aegan.train("stacked_ae", out=tmp_path / "run", epochs=1, progress=False, log=lambda m: None,
+                      overrides={"data.train_subset": 3000})
+    result = aegan.api.evaluate(run)
+    saved = json.loads((run.path / "evaluation.json").read_text())
+    for key in ("linear_probe_accuracy", "knn_accuracy", "pca_linear_probe_accuracy", "pca_knn_accuracy",
+                "tsne_trustworthiness", "reconstruction_loss"):
+        assert saved[key] == result[key]
+    assert result["coding_dimensions"] == result["pca_components"] == 30
+    # one epoch on 3,000 images already gives codings far better than chance (0.1)
+    assert result["linear_probe_accuracy"] > 0.6 and result["knn_accuracy"] > 0.6
+    assert 0.5 < result["tsne_trustworthiness"] <= 1

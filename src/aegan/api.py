@@ -268,7 +268,8 @@ def generative_report(run, n: int = 10000, log=_log) -> dict:
         _FLOORS[key] = generative_metrics(test_features.numpy(), test_classes, train_features.numpy(),
                                           train_probabilities.numpy(), test_classes)
     floor = _FLOORS[key]
-    report = {"samples": n, "feature_classifier_test_accuracy": info["test_accuracy"]}
+    report = {"samples": n, "feature_classifier_test_accuracy": info["test_accuracy"],
+              "feature_classifier_recipe": info["recipe"]}
     for key, value in result.items():
         report[key] = value
         if key != "class_histogram":

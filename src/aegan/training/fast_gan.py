@@ -2,8 +2,9 @@
 
 Small dense GANs are bound by per-operation overhead. This step runs both phases with the
 gradients derived by hand (SELU's derivative from its output with `elu_backward`, the
-sigmoid's with `sigmoid_backward`), shows the discriminator reals and fakes in one
-concatenated batch (it has no batch-dependent layer), skips the discriminator's weight
+sigmoid's with `sigmoid_backward`), makes the fakes of both phases in one generator pass
+(the generator does not change in the discriminator's phase), shows the discriminator reals
+and fakes in one concatenated batch (it has no batch-dependent layer), skips the discriminator's weight
 gradients in the generator's phase, and applies RMSprop to all of a network's tensors
 at once on flat buffers. tests/test_fast_gan.py checks it against the
 autograd step of training/gan.py.
@@ -112,17 +113,20 @@ def make_fast_gan_step(model, optimizer_d, optimizer_g, replay):
         if n not in targets:
             targets[n] = torch.cat([torch.ones(n, 1), torch.zeros(n, 1)]).to(real)
             signs[n] = 1 - 2 * targets[n]  # BCE with logits = softplus(sign * logit)
+        # The generator does not change in phase 1, so one forward pass of 2n codings makes the
+        # fakes of both phases (the first n for phase 1, the last n for phase 2).
+        g_outputs = generator.forward(torch.randn(2 * n, coding_size, device=real.device))
+        all_images = torch.sigmoid(g_outputs[-1])
         # Phase 1: the discriminator on reals (1) and fakes (0), in one batch of 2n.
-        fakes = torch.sigmoid(generator.forward(torch.randn(n, coding_size, device=real.device))[-1])
-        fakes = replay(fakes.view(n, *model.config.input_shape))[0].reshape(n, -1)
+        fakes = replay(all_images[:n].view(n, *model.config.input_shape))[0].reshape(n, -1)
         outputs = discriminator.forward(torch.cat([real, fakes]))
         logits = outputs[-1]
         d_loss = F.softplus(logits * signs[n]).mean()
         discriminator.backward(outputs, torch.sigmoid(logits).sub_(targets[n]).div_(2 * n))
         discriminator.rmsprop_()
         # Phase 2: the generator through the (unchanged) discriminator, its fakes labelled 1.
-        g_outputs = generator.forward(torch.randn(n, coding_size, device=real.device))
-        images = torch.sigmoid(g_outputs[-1])
+        g_outputs = [output[n:] for output in g_outputs]
+        images = all_images[n:]
         d_outputs = discriminator.forward(images)
         g_logits = d_outputs[-1]
         g_loss = F.softplus(-g_logits).mean()

@@ -46,8 +46,9 @@ def make_gan_step(model, optimizer_d, optimizer_g, replay: ReplayPool):
         device = real.device
         # Phase 1: the discriminator, on reals (1) and as many fakes (0).
         fake_labels = None if labels is None else torch.randint(0, model.config.num_classes, (n,), device=device)
+        codings = torch.randn(2 * n, model.config.coding_size, device=device)  # n per phase
         with torch.no_grad():
-            fakes = model.generate(torch.randn(n, model.config.coding_size, device=device), fake_labels)
+            fakes = model.generate(codings[:n], fake_labels)
         fakes, fake_labels = replay(fakes, fake_labels)
         logits_real = model.discriminate(real, labels)
         logits_fake = model.discriminate(fakes, fake_labels)
@@ -60,8 +61,7 @@ def make_gan_step(model, optimizer_d, optimizer_g, replay: ReplayPool):
         for parameter in discriminator_parameters:
             parameter.requires_grad_(False)
         g_labels = None if labels is None else torch.randint(0, model.config.num_classes, (n,), device=device)
-        logits = model.discriminate(model.generate(torch.randn(n, model.config.coding_size, device=device), g_labels),
-                                    g_labels)
+        logits = model.discriminate(model.generate(codings[n:], g_labels), g_labels)
         g_loss = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
         optimizer_g.zero_grad(set_to_none=True)
         g_loss.backward()
