@@ -57,8 +57,8 @@ def probe_table(again: bool) -> str:
         "table). Linear probe: logistic regression on standardised codings; 5-NN: five nearest neighbours; both "
         "fitted on the 55,000 training images and scored on the 10,000 test images. PCA: as many components as "
         "the codings have dimensions, fitted on the training pixels and probed the same way. Trustworthiness "
-        "(k = 5) of the 2-D t-SNE map of the first 2,000 test codings. Reconstruction loss: per-pixel BCE on "
-        "the test set.\n",
+        "(k = 5) of the 2-D t-SNE map of the first 2,000 test codings. Reconstruction loss: the run's own loss on "
+        "the test set (per-pixel BCE; MSE for `linear_pca_fashion`).\n",
         "| preset | coding dims | linear probe | PCA linear probe | 5-NN | PCA 5-NN | t-SNE trustworthiness | "
         "test reconstruction loss |",
         "|---|---|---|---|---|---|---|---|", *rows])
@@ -104,7 +104,8 @@ def pretraining_table(again: bool) -> str:
         if not path.is_dir():
             continue
         file = path / "pretraining.json"
-        if again or not file.is_file():
+        saved = json.loads(file.read_text()) if file.is_file() else {}
+        if again or saved.get("labels") != 500 or len(saved.get("seeds", [])) < 3:
             print(f"few-label experiment on {path}", flush=True)
             pretraining_experiment(path, labels=500, seeds=3)
         r = json.loads(file.read_text())
