@@ -3,7 +3,7 @@ PYTHON ?= python3
 BIN := .venv/bin
 STAMP := .venv/.installed
 
-.PHONY: demo test setup bench clean
+.PHONY: demo test setup bench bench-keras clean
 
 $(STAMP): pyproject.toml constraints/cpu.txt scripts/setup.sh
 	PYTHON=$(PYTHON) bash scripts/setup.sh
@@ -23,6 +23,11 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/stacked_ae_epoch.py
+
+# aegan against the seed's Keras code and a tuned Keras loop (installs TensorFlow's CPU build).
+bench-keras: $(STAMP)
+	$(BIN)/pip install -e '.[keras-bench]' -c constraints/cpu.txt
+	$(BIN)/python benchmarks/versus_keras.py
 
 clean:
 	rm -rf .venv runs .pytest_cache

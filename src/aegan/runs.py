@@ -101,10 +101,12 @@ class Run:
         path = self.path / "test.json"
         return json.loads(path.read_text()) if path.is_file() else None
 
-    def _batched(self, function, images, batch_size: int = 5000) -> np.ndarray:
-        x = images_to_tensor(images)
+    def _batched(self, function, images, batch_size: int = 4096) -> np.ndarray:
+        """function over batches, each converted to float on its own (no float copy of the whole set)."""
+        array = np.asarray(images)
         with torch.no_grad():
-            return torch.cat([function(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]).numpy()
+            return torch.cat([function(images_to_tensor(array[i:i + batch_size]))
+                              for i in range(0, len(array), batch_size)]).numpy()
 
     def _require_encoder(self, command: str) -> None:
         if not callable(getattr(self.model, "encode", None)):

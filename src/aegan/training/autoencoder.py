@@ -10,7 +10,7 @@ from typing import Callable
 import torch
 from tqdm.auto import tqdm
 
-from aegan.training import fast_dense
+from aegan.training import fast_conv, fast_dense, fast_vae
 from aegan.training.checkpoint import save_checkpoint
 from aegan.training.optimizers import build_optimizer
 
@@ -39,12 +39,18 @@ def evaluate_reconstruction(model, images: torch.Tensor, batch_size: int = 2500,
 def make_train_step(model, training, optimizer) -> Callable[[torch.Tensor], torch.Tensor]:
     """A function that takes one optimisation step on a batch and returns its summed loss.
 
-    The hand-derived step of fast_dense is used when it applies (and training.fast_path is
-    on); it updates the same parameters as the optimizer would, so checkpoints are the same.
+    With training.fast_path on, the hand-derived step of fast_dense is used where it applies
+    (it updates the same parameters as the optimizer would, so checkpoints are the same), and
+    fast_vae's for the dense VAE (RMSprop on the optimizer's own state), and fast_conv's step
+    for the convolutional autoencoder (same math, the torch optimizer).
     """
     if training.fast_path and fast_dense.supports(model, training):
         fast_step = fast_dense.FastDenseSGD(model, training.learning_rate)
         return lambda x: fast_step(x.view(len(x), -1))
+    if fast_vae.supports(model, training):
+        return fast_vae.make_vae_step(model, optimizer)
+    if fast_conv.supports_autoencoder(model, training):
+        return fast_conv.make_autoencoder_step(model, optimizer)
 
     def step(x: torch.Tensor) -> torch.Tensor:
         optimizer.zero_grad(set_to_none=True)

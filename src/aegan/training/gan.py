@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from aegan.plots import plot_image_grid, save_gif
-from aegan.training import fast_gan
+from aegan.training import fast_conv, fast_gan
 from aegan.training.checkpoint import save_checkpoint
 from aegan.training.optimizers import build_optimizer
 from aegan.training.replay import ReplayPool
@@ -37,8 +37,13 @@ def fixed_codings(model, seed: int) -> tuple[torch.Tensor, torch.Tensor | None, 
     return torch.randn(32, model.config.coding_size, generator=generator), None, (4, 8)
 
 
-def make_gan_step(model, optimizer_d, optimizer_g, replay: ReplayPool):
-    """One two-phase step on a batch of reals; returns (d_loss, g_loss, d_correct_real, d_correct_fake)."""
+def make_gan_step(model, optimizer_d, optimizer_g, replay: ReplayPool, networks=None):
+    """One two-phase step on a batch of reals; returns (d_loss, g_loss, d_correct_real, d_correct_fake).
+
+    `networks` (default: the model) provides generate() and discriminate(): training/fast_conv.py
+    passes the same networks computed faster.
+    """
+    networks = model if networks is None else networks
     discriminator_parameters = list(model.discriminator.parameters())
 
     def step(real: torch.Tensor, labels: torch.Tensor | None):
@@ -48,10 +53,10 @@ def make_gan_step(model, optimizer_d, optimizer_g, replay: ReplayPool):
         fake_labels = None if labels is None else torch.randint(0, model.config.num_classes, (n,), device=device)
         codings = torch.randn(2 * n, model.config.coding_size, device=device)  # n per phase
         with torch.no_grad():
-            fakes = model.generate(codings[:n], fake_labels)
+            fakes = networks.generate(codings[:n], fake_labels)
         fakes, fake_labels = replay(fakes, fake_labels)
-        logits_real = model.discriminate(real, labels)
-        logits_fake = model.discriminate(fakes, fake_labels)
+        logits_real = networks.discriminate(real, labels)
+        logits_fake = networks.discriminate(fakes, fake_labels)
         d_loss = 0.5 * (F.binary_cross_entropy_with_logits(logits_real, torch.ones_like(logits_real))
                         + F.binary_cross_entropy_with_logits(logits_fake, torch.zeros_like(logits_fake)))
         optimizer_d.zero_grad(set_to_none=True)
@@ -61,7 +66,7 @@ def make_gan_step(model, optimizer_d, optimizer_g, replay: ReplayPool):
         for parameter in discriminator_parameters:
             parameter.requires_grad_(False)
         g_labels = None if labels is None else torch.randint(0, model.config.num_classes, (n,), device=device)
-        logits = model.discriminate(model.generate(codings[n:], g_labels), g_labels)
+        logits = networks.discriminate(networks.generate(codings[n:], g_labels), g_labels)
         g_loss = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
         optimizer_g.zero_grad(set_to_none=True)
         g_loss.backward()
@@ -85,6 +90,8 @@ def train_gan(model, config, images: torch.Tensor, labels: torch.Tensor | None, 
                         torch.Generator().manual_seed(training.seed + 2))
     if fast_gan.supports(model, training):
         step = fast_gan.make_fast_gan_step(model, optimizer_d, optimizer_g, replay)
+    elif fast_conv.supports_gan(model, training):
+        step = fast_conv.make_dcgan_step(model, optimizer_d, optimizer_g, replay)
     else:
         step = make_gan_step(model, optimizer_d, optimizer_g, replay)
     grid_codings, grid_labels, grid_shape = fixed_codings(model, training.seed)
