@@ -3,7 +3,7 @@
 Each model is built from its preset as `aegan train` builds it, and takes the step that aegan's
 training loops take: `make_train_step` + `run_epoch` for the autoencoders (the hand-derived
 fast path where it applies, e.g. the stacked AE), `make_fast_gan_step` for the simple GAN and
-`make_gan_step` for the DCGAN (trained on images rescaled to [-1, 1]).
+the step `train_gan` picks for the DCGAN (fast_conv's) (trained on images rescaled to [-1, 1]).
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from torch import nn
 from aegan.config import load_config
 from aegan.models import build_model
 from aegan.runs import Run, images_to_tensor
-from aegan.training import fast_dense, fast_gan
+from aegan.training import fast_conv, fast_dense, fast_gan, fast_vae
 from aegan.training.autoencoder import make_train_step, run_epoch
-from aegan.training.gan import make_gan_step
+from aegan.training.gan import select_gan_step
 from aegan.training.optimizers import build_optimizer
 from aegan.training.replay import ReplayPool
 
@@ -60,7 +60,8 @@ def time_autoencoder(preset: str, images: torch.Tensor, batch_size: int, steps: 
     images_seen = min(len(images), steps * batch_size)
     return {"seconds_per_epoch": seconds * epoch_steps / steps, "timed_seconds": seconds, "timed_steps": steps,
             "epoch_steps": epoch_steps, "loss": loss_sum / (images_seen * images[0].numel()),
-            "fast_path": fast_dense.supports(model, training), "parameters": trainable, "parameters_all": total}
+            "fast_path": any(module.supports(model, training) for module in (fast_dense, fast_vae))
+            or fast_conv.supports_autoencoder(model, training), "parameters": trainable, "parameters_all": total}
 
 
 def time_gan(preset: str, images: torch.Tensor, batch_size: int, steps: int, warmup: int) -> dict:
@@ -72,9 +73,8 @@ def time_gan(preset: str, images: torch.Tensor, batch_size: int, steps: int, war
                                   training.momentum)
     optimizer_g = build_optimizer(training.optimizer, model.generator.parameters(), training.learning_rate,
                                   training.momentum)
-    fast = fast_gan.supports(model, training)
-    maker = fast_gan.make_fast_gan_step if fast else make_gan_step
-    step = maker(model, optimizer_d, optimizer_g, ReplayPool(0))
+    step = select_gan_step(model, training, optimizer_d, optimizer_g, ReplayPool(0))
+    fast = fast_gan.supports(model, training) or fast_conv.supports_gan(model, training)
     model.train()
     epoch_steps = len(images) // batch_size  # whole batches only, as train_gan does
     steps = min(steps, epoch_steps)
