@@ -101,7 +101,7 @@ def time_contender(preset: str, kind: str, images: np.ndarray, batch_size: int, 
 
 
 def encoding_throughput(images: np.ndarray, repeats: int = 3) -> dict:
-    """Images per second of Run.encode (the encoder in no_grad over batches of 5,000, uint8 in,
+    """Images per second of Run.encode (the encoder in no_grad over batches of 4,096, uint8 in,
     codings out as numpy) with a freshly built stacked AE: its speed does not depend on training."""
     config = load_config("stacked_ae")
     run = object.__new__(Run)  # a Run without a run folder: the untrained model is as fast

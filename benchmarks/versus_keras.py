@@ -323,7 +323,7 @@ def main() -> None:
     if encodings:
         rates = [e["images_per_second"] for e in encodings if "error" not in e]
         if rates:
-            print(f"\nencoding (aegan Run.encode, stacked AE, batches of 5,000, no_grad): "
+            print(f"\nencoding (aegan Run.encode, stacked AE, batches of 4,096, no_grad): "
                   f"{statistics.median(rates):,.0f} images/s over {encodings[0]['images']:,} images "
                   f"(median of {len(rates)})")
 
