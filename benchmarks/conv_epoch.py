@@ -29,6 +29,8 @@ import time
 
 import torch
 
+from stacked_ae_epoch import matmul_peak  # benchmarks/ is on the path when run as a script
+
 EPOCH_IMAGES = 55_000
 BATCH_SIZE = 32
 CONTENDERS = ("conv_ae aegan", "conv_ae plain", "dcgan aegan", "dcgan plain")
@@ -102,19 +104,6 @@ def epoch_flops(preset: str) -> float:
     with FlopCounterMode(display=False) as counter:
         step(images[:BATCH_SIZE])
     return counter.get_total_flops() * steps_per_epoch
-
-
-def matmul_peak(size: int = 2048, repeats: int = 10) -> float:
-    """Median GFLOP/s of an fp32 (size x size) @ (size x size) product."""
-    a, b = torch.rand(size, size), torch.rand(size, size)
-    for _ in range(3):
-        a @ b
-    rates = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        a @ b
-        rates.append(2 * size**3 / (time.perf_counter() - start) / 1e9)
-    return statistics.median(rates)
 
 
 class Worker:
