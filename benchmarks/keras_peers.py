@@ -275,6 +275,20 @@ def time_seed_autoencoder(name: str, images: np.ndarray, batch_size: int, steps:
             "parameters": trainable, "parameters_all": total}
 
 
+def _time_compiled_steps(train_step, batch_size: int, batches: int, warmup: int, steps: int):
+    """(seconds, losses, steps): `steps` calls of a compiled step on batches, after `warmup` calls.
+
+    Each batch start is its own constant, so XLA compiles the step once, not once per start.
+    """
+    starts = [tf.constant(index * batch_size) for index in range(batches)]
+    for index in range(warmup):
+        train_step(starts[index % batches])
+    steps = min(steps, batches)
+    start = time.perf_counter()
+    losses = [train_step(starts[(warmup + index) % batches]) for index in range(steps)]
+    return time.perf_counter() - start, losses, steps
+
+
 def time_tuned_autoencoder(name: str, images: np.ndarray, batch_size: int, steps: int, warmup: int) -> dict:
     x = tf.constant(images.astype(np.float32) / 255.0)
     epoch_steps = math.ceil(len(images) / batch_size)
@@ -300,13 +314,7 @@ def time_tuned_autoencoder(name: str, images: np.ndarray, batch_size: int, steps
         optimizer.apply_gradients(zip(gradients, variables))
         return loss
 
-    starts = [tf.constant(index * batch_size) for index in range(full_steps)]
-    for index in range(warmup):
-        train_step(starts[index % full_steps])
-    steps = min(steps, full_steps)
-    start = time.perf_counter()
-    losses = [train_step(starts[(warmup + index) % full_steps]) for index in range(steps)]
-    seconds = time.perf_counter() - start
+    seconds, losses, steps = _time_compiled_steps(train_step, batch_size, full_steps, warmup, steps)
     total, trainable = parameter_counts(model)
     return {"seconds_per_epoch": seconds * epoch_steps / steps, "timed_seconds": seconds, "timed_steps": steps,
             "epoch_steps": epoch_steps, "loss": float(losses[-1]), "jit_compile": JIT_COMPILE[name],
@@ -386,13 +394,7 @@ def time_tuned_gan(name: str, images: np.ndarray, batch_size: int, steps: int, w
         optimizer_g.apply_gradients(zip(tape.gradient(g_loss, g_variables), g_variables))
         return d_loss, g_loss
 
-    starts = [tf.constant(index * batch_size) for index in range(epoch_steps)]
-    for index in range(warmup):
-        train_step(starts[index % epoch_steps])
-    steps = min(steps, epoch_steps)
-    start = time.perf_counter()
-    losses = [train_step(starts[(warmup + index) % epoch_steps]) for index in range(steps)]
-    seconds = time.perf_counter() - start
+    seconds, losses, steps = _time_compiled_steps(train_step, batch_size, epoch_steps, warmup, steps)
     return {"seconds_per_epoch": seconds * epoch_steps / steps, "timed_seconds": seconds, "timed_steps": steps,
             "epoch_steps": epoch_steps, "loss": float(losses[-1][1]), "jit_compile": JIT_COMPILE[name],
             "parameters": trainable, "parameters_all": total}
