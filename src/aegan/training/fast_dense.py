@@ -13,6 +13,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from aegan.runtime import keep_freed_memory
+
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 _REDUCTION_SUM = 2  # at::Reduction::Sum
@@ -38,10 +40,23 @@ def supports(model: nn.Module, training) -> bool:
     )
 
 
+def bce_with_logits_sum(logits: torch.Tensor, probabilities: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Summed binary cross-entropy of `logits` against `target`, reusing probabilities = sigmoid(logits).
+
+    BCE-with-logits = softplus(h) - x.h, with softplus(h) = -log(1 - sigmoid(h)), or h itself
+    where 1 - sigmoid(h) rounds below 1e-7 (there softplus(h) = h to float precision). The
+    sigmoid is needed for the gradient anyway, so this costs one log instead of PyTorch's
+    log-sigmoid and exp.
+    """
+    scratch = torch.rsub(probabilities, 1).clamp_(min=1e-7).log_().neg_()
+    return torch.maximum(scratch, logits, out=scratch).sum() - torch.dot(target.reshape(-1), logits.reshape(-1))
+
+
 class FastDenseSGD:
     """Call with a (batch, features) float tensor; returns the batch's summed loss."""
 
     def __init__(self, model: nn.Module, learning_rate: float):
+        keep_freed_memory()  # large batches free and re-allocate MBs of scratch per step
         layers = [m for m in (*model.encoder, *model.decoder) if isinstance(m, nn.Linear)]
         # Views made once: they follow the in-place updates of the parameters.
         self.weights = [layer.weight for layer in layers]
@@ -95,8 +110,7 @@ class FastDenseSGD:
             # sum of BCE-with-logits = sum(softplus(h)) - x.h, with softplus(h) = -log(1 - sigmoid(h)),
             # or h itself where 1 - sigmoid(h) rounds below 1e-7 (softplus(h) = h to float precision).
             probabilities = torch.sigmoid(h, out=buffers[-1])
-            scratch = torch.rsub(probabilities, 1).clamp_(min=1e-7).log_().neg_()
-            loss = torch.maximum(scratch, h, out=scratch).sum() - torch.dot(x.view(-1), h.view(-1))
+            loss = bce_with_logits_sum(h, probabilities, x)
             grad = probabilities.sub_(x)  # d(mean BCE)/d(logits) times x.numel()
             step = -self.learning_rate / x.numel()
         else:

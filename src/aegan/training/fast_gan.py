@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from aegan.training.fast_dense import SELU_ALPHA, SELU_SCALE
+from aegan.runtime import keep_freed_memory
 
 
 def supports(model, training) -> bool:
@@ -25,6 +26,23 @@ def supports(model, training) -> bool:
     return (isinstance(model, GAN) and model.config.kind == "gan" and not model.config.num_classes
             and not model.config.minibatch_kernels and training.optimizer == "rmsprop"
             and training.momentum == 0.0 and training.fast_path)
+
+
+_NO_BIAS_CORRECTION_STEP = float(2 ** 62)  # alpha ** step == 0.0 for any alpha < 1
+
+
+def _fused_rmsprop_available(flat: torch.Tensor) -> bool:
+    """Whether PyTorch has a fused Adam kernel for this device and dtype (CPU: PyTorch >= 2.4)."""
+    if not hasattr(torch, "_fused_adam_"):
+        return False
+    try:
+        probe = [torch.zeros(1, dtype=flat.dtype, device=flat.device) for _ in range(4)]
+        torch._fused_adam_(probe[:1], probe[1:2], probe[2:3], probe[3:], [],
+                           [torch.tensor(1.0, device=flat.device)], lr=0.0, beta1=0.0, beta2=0.9,
+                           weight_decay=0.0, eps=1.0, amsgrad=False, maximize=False)
+    except (RuntimeError, NotImplementedError):
+        return False
+    return True
 
 
 def _elu_backward(grad: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
@@ -36,7 +54,8 @@ class _Network:
 
     The parameters are moved into one flat buffer (each parameter a view of it), their
     gradients are written into a second one and the optimizer's square averages live in a
-    third, so RMSprop updates the whole network in six kernels.
+    third, so RMSprop updates the whole network at once: in one fused kernel where PyTorch
+    has one (see `rmsprop_`), else in five.
     """
 
     def __init__(self, linears: list[nn.Linear], optimizer):
@@ -69,6 +88,10 @@ class _Network:
         self.biases = [layer.bias for layer in linears]
         group = optimizer.param_groups[0]
         self.learning_rate, self.alpha, self.eps = group["lr"], group["alpha"], group["eps"]
+        self.fused = _fused_rmsprop_available(self.flat)
+        if self.fused:
+            self.fused_first_moment = torch.zeros_like(self.flat)  # Adam with beta1 = 0 copies the gradient here (finite, so no 0 * nan)
+            self.fused_step = torch.tensor(_NO_BIAS_CORRECTION_STEP, dtype=torch.float32, device=self.flat.device)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         """[input, hidden activations..., output logits]."""
@@ -93,13 +116,28 @@ class _Network:
         return grad
 
     def rmsprop_(self) -> None:
+        """One RMSprop update, as torch.optim.RMSprop computes it.
+
+        RMSprop is Adam with beta1 = 0 and no bias correction: with beta1 = 0 Adam's first
+        moment is the gradient itself and its correction 1 - 0**t is 1, and at a step count
+        of 2**62 the second moment's correction 1 - alpha**t is exactly 1. PyTorch's fused
+        Adam kernel then computes square_avg = alpha * square_avg + (1 - alpha) * grad**2 and
+        param -= lr * grad / (sqrt(square_avg) + eps) in one pass over the flat buffers (the
+        same values in float64, within one rounding in float32).
+        """
         self.step.add_(1)
+        if self.fused:
+            torch._fused_adam_([self.flat], [self.flat_grad], [self.fused_first_moment], [self.flat_square_avg],
+                               [], [self.fused_step], lr=self.learning_rate, beta1=0.0, beta2=self.alpha,
+                               weight_decay=0.0, eps=self.eps, amsgrad=False, maximize=False)
+            return
         self.flat_square_avg.mul_(self.alpha).addcmul_(self.flat_grad, self.flat_grad, value=1 - self.alpha)
         torch.sqrt(self.flat_square_avg, out=self.denominator).add_(self.eps)
         self.flat.addcdiv_(self.flat_grad, self.denominator, value=-self.learning_rate)
 
 
 def make_fast_gan_step(model, optimizer_d, optimizer_g, replay):
+    keep_freed_memory()
     generator = _Network([m for m in model.generator if isinstance(m, nn.Linear)], optimizer_g)
     discriminator = _Network([m for m in model.discriminator.features if isinstance(m, nn.Linear)]
                              + [model.discriminator.output], optimizer_d)

@@ -17,10 +17,11 @@ follows the same random stream. tests/test_fast_vae.py checks it against autogra
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from aegan.training.fast_dense import bce_with_logits_sum
 from aegan.training.fast_gan import _elu_backward, _Network
+from aegan.runtime import keep_freed_memory
 
 
 def supports(model, training) -> bool:
@@ -32,6 +33,7 @@ def supports(model, training) -> bool:
 
 def make_vae_step(model, optimizer):
     """A function that takes one RMSprop step on a batch and returns the batch's summed loss."""
+    keep_freed_memory()
     linears = lambda module: [m for m in module if isinstance(m, nn.Linear)]  # noqa: E731
     encoder = _Network(linears(model.encoder), optimizer)  # its last SELU is applied below
     mean_head = _Network([model.mean_head], optimizer)
@@ -53,13 +55,14 @@ def make_vae_step(model, optimizer):
         codings = torch.addcmul(mean, spread, noise)
         decoded = decoder.forward(codings)
         logits = decoded[-1]
-        reconstruction = F.binary_cross_entropy_with_logits(logits, target)
+        probabilities = torch.sigmoid(logits)
+        reconstruction = bce_with_logits_sum(logits, probabilities, target) / target.numel()
         variance = spread.square()
         kl = (1 + log_var - variance - mean.square()).sum(dim=1).mean().mul(-0.5)
         loss = reconstruction + beta * kl / pixels
 
         scale = 1.0 / (n * pixels)
-        grad_codings = decoder.backward(decoded, torch.sigmoid(logits).sub_(target).mul_(scale), input_grad=True)
+        grad_codings = decoder.backward(decoded, probabilities.sub_(target).mul_(scale), input_grad=True)
         grad_mean = grad_codings.add(mean, alpha=beta * scale)
         grad_log_var = (grad_codings * spread * noise).mul_(0.5).add_(variance.sub(1), alpha=0.5 * beta * scale)
         grad_hidden = mean_head.backward(mean_outputs, grad_mean, input_grad=True)
