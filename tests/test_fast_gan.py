@@ -42,3 +42,33 @@ def pytest_approx(value):
     import pytest
 
     return pytest.approx(value, rel=1e-9, abs=1e-12)
+
+
+def test_fused_rmsprop_matches_torch_rmsprop():
+    """The one-kernel RMSprop (Adam with beta1=0, no bias correction) against torch.optim.RMSprop."""
+    from torch import nn
+
+    from aegan.training.fast_gan import _Network
+
+    for dtype, tolerance in ((torch.float64, 1e-14), (torch.float32, 1e-6)):  # within a rounding or two
+        torch.manual_seed(0)
+        layers = [nn.Linear(5, 4).to(dtype), nn.Linear(4, 3).to(dtype)]
+        reference = [nn.Linear(5, 4).to(dtype), nn.Linear(4, 3).to(dtype)]
+        for a, b in zip(reference, layers):
+            a.load_state_dict(b.state_dict())
+        optimizer = build_optimizer("rmsprop", [p for m in layers for p in m.parameters()], 0.01)
+        torch_optimizer = build_optimizer("rmsprop", [p for m in reference for p in m.parameters()], 0.01)
+        network = _Network(layers, optimizer)
+        assert network.fused  # PyTorch >= 2.4 has the CPU kernel
+        for _ in range(5):
+            grads = [torch.randn_like(p) for m in reference for p in m.parameters()]
+            for p, g in zip((p for m in reference for p in m.parameters()), grads):
+                p.grad = g.clone()
+            torch_optimizer.step()
+            for buffer, g in zip(network.grads, grads):
+                buffer.copy_(g)
+            network.rmsprop_()
+        for a, b in zip(reference, layers):
+            torch.testing.assert_close(b.weight, a.weight, rtol=tolerance, atol=tolerance)
+            torch.testing.assert_close(b.bias, a.bias, rtol=tolerance, atol=tolerance)
+        assert optimizer.state[layers[0].weight]["step"].item() == 5

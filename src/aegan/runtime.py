@@ -37,7 +37,7 @@ def keep_freed_memory() -> bool:
     conv autoencoder and DCGAN steps take 1,000-2,000 page faults each, every page zeroed by
     the kernel. Raising the mmap and trim thresholds lets those blocks be reused from the
     heap (same results). The price is a heap that does not shrink below its peak, tens of MB
-    here. Process-wide, so training/fast_conv.py calls it only for its fast paths. Returns
+    here. Process-wide, so only the fast paths (fast_dense, fast_vae, fast_gan, fast_conv) call it. Returns
     False (and does nothing) off glibc.
     """
     import ctypes
