@@ -107,8 +107,6 @@ class FastDenseSGD:
             if index < last:
                 h = self._activate_(h)
         if self.bce:
-            # sum of BCE-with-logits = sum(softplus(h)) - x.h, with softplus(h) = -log(1 - sigmoid(h)),
-            # or h itself where 1 - sigmoid(h) rounds below 1e-7 (softplus(h) = h to float precision).
             probabilities = torch.sigmoid(h, out=buffers[-1])
             loss = bce_with_logits_sum(h, probabilities, x)
             grad = probabilities.sub_(x)  # d(mean BCE)/d(logits) times x.numel()

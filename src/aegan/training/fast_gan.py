@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from aegan.training.fast_dense import SELU_ALPHA, SELU_SCALE
 from aegan.runtime import keep_freed_memory
+from aegan.training.fast_dense import SELU_ALPHA, SELU_SCALE
 
 
 def supports(model, training) -> bool:
@@ -90,7 +90,8 @@ class _Network:
         self.learning_rate, self.alpha, self.eps = group["lr"], group["alpha"], group["eps"]
         self.fused = _fused_rmsprop_available(self.flat)
         if self.fused:
-            self.fused_first_moment = torch.zeros_like(self.flat)  # Adam with beta1 = 0 copies the gradient here (finite, so no 0 * nan)
+            # Adam with beta1 = 0 copies the gradient here; zeros, not empty: 0 * nan would be nan
+            self.fused_first_moment = torch.zeros_like(self.flat)
             self.fused_step = torch.tensor(_NO_BIAS_CORRECTION_STEP, dtype=torch.float32, device=self.flat.device)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:

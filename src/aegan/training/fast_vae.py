@@ -19,9 +19,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from aegan.runtime import keep_freed_memory
 from aegan.training.fast_dense import bce_with_logits_sum
 from aegan.training.fast_gan import _elu_backward, _Network
-from aegan.runtime import keep_freed_memory
 
 
 def supports(model, training) -> bool:
