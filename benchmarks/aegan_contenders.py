@@ -23,7 +23,7 @@ from aegan.models import build_model
 from aegan.runs import Run, images_to_tensor
 from aegan.training import fast_conv, fast_dense, fast_gan, fast_vae
 from aegan.training.autoencoder import make_train_step, run_epoch
-from aegan.training.gan import select_gan_step
+from aegan.training.gan import epoch_metrics, select_gan_step
 from aegan.training.optimizers import build_optimizer
 from aegan.training.replay import ReplayPool
 
@@ -83,13 +83,12 @@ def time_gan(preset: str, images: torch.Tensor, batch_size: int, steps: int, war
                for i in range(warmup + steps)]
     for batch in batches[:warmup]:
         step(images.index_select(0, batch), None)
-    totals = torch.zeros(4, dtype=torch.float64)
     start = time.perf_counter()
-    for batch in batches[warmup:]:
-        totals += torch.stack(step(images.index_select(0, batch), None)).double()
+    step_logits = [step(images.index_select(0, batch), None) for batch in batches[warmup:]]
+    g_loss = epoch_metrics(step_logits)["g_loss"]
     seconds = time.perf_counter() - start
     return {"seconds_per_epoch": seconds * epoch_steps / steps, "timed_seconds": seconds, "timed_steps": steps,
-            "epoch_steps": epoch_steps, "loss": totals[1].item() / steps, "fast_path": fast,
+            "epoch_steps": epoch_steps, "loss": g_loss, "fast_path": fast,
             "parameters": trainable, "parameters_all": total}
 
 

@@ -6,14 +6,14 @@ sigmoid's with `sigmoid_backward`), makes the fakes of both phases in one genera
 (the generator does not change in the discriminator's phase), shows the discriminator reals
 and fakes in one concatenated batch (it has no batch-dependent layer), skips the discriminator's weight
 gradients in the generator's phase, and applies RMSprop to all of a network's tensors
-at once on flat buffers. tests/test_fast_gan.py checks it against the
-autograd step of training/gan.py.
+at once on flat buffers. It returns the discriminator's logits: losses and accuracies are
+computed from them once per epoch (training/gan.py's epoch_metrics), not in every step.
+tests/test_fast_gan.py checks it against the autograd step of training/gan.py.
 """
 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from aegan.runtime import keep_freed_memory
@@ -138,20 +138,21 @@ class _Network:
 
 
 def make_fast_gan_step(model, optimizer_d, optimizer_g, replay):
+    """The two-phase step; returns (D's logits on [reals; fakes], D's logits on phase 2's fakes)."""
     keep_freed_memory()
     generator = _Network([m for m in model.generator if isinstance(m, nn.Linear)], optimizer_g)
     discriminator = _Network([m for m in model.discriminator.features if isinstance(m, nn.Linear)]
                              + [model.discriminator.output], optimizer_d)
     coding_size = model.config.coding_size
-    targets, signs = {}, {}
+    minus_targets = {}  # -target / count of each phase's mean BCE, per batch size
 
     @torch.no_grad()
     def step(real: torch.Tensor, labels=None):
         n = len(real)
         real = real.reshape(n, -1)
-        if n not in targets:
-            targets[n] = torch.cat([torch.ones(n, 1), torch.zeros(n, 1)]).to(real)
-            signs[n] = 1 - 2 * targets[n]  # BCE with logits = softplus(sign * logit)
+        if n not in minus_targets:  # phase 1: n reals (1) then n fakes (0), over 2n; phase 2: n fakes (1)
+            minus_targets[n] = torch.cat([torch.ones(n, 1), torch.zeros(n, 1)]).to(real).div_(-2 * n)
+            minus_targets[-n] = torch.full((1, 1), -1.0 / n).to(real)
         # The generator does not change in phase 1, so one forward pass of 2n codings makes the
         # fakes of both phases (the first n for phase 1, the last n for phase 2).
         g_outputs = generator.forward(torch.randn(2 * n, coding_size, device=real.device))
@@ -160,19 +161,19 @@ def make_fast_gan_step(model, optimizer_d, optimizer_g, replay):
         fakes = replay(all_images[:n].view(n, *model.config.input_shape))[0].reshape(n, -1)
         outputs = discriminator.forward(torch.cat([real, fakes]))
         logits = outputs[-1]
-        d_loss = F.softplus(logits * signs[n]).mean()
-        discriminator.backward(outputs, torch.sigmoid(logits).sub_(targets[n]).div_(2 * n))
+        # d(mean BCE with logits)/d logit = (sigmoid(logit) - target) / count, in one op after the sigmoid
+        discriminator.backward(outputs, torch.add(minus_targets[n], torch.sigmoid(logits), alpha=0.5 / n))
         discriminator.rmsprop_()
         # Phase 2: the generator through the (unchanged) discriminator, its fakes labelled 1.
         g_outputs = [output[n:] for output in g_outputs]
         images = all_images[n:]
         d_outputs = discriminator.forward(images)
         g_logits = d_outputs[-1]
-        g_loss = F.softplus(-g_logits).mean()
-        grad_images = discriminator.backward(d_outputs, torch.sigmoid(g_logits).sub_(1).div_(n),
+        grad_images = discriminator.backward(d_outputs, torch.add(minus_targets[-n], torch.sigmoid(g_logits),
+                                                                  alpha=1.0 / n),
                                              parameter_grads=False, input_grad=True)
         generator.backward(g_outputs, torch.ops.aten.sigmoid_backward(grad_images, images))
         generator.rmsprop_()
-        return d_loss, g_loss, (logits[:n] > 0).sum(), (logits[n:] < 0).sum()
+        return logits, g_logits
 
     return step

@@ -37,8 +37,22 @@ def fixed_codings(model, seed: int) -> tuple[torch.Tensor, torch.Tensor | None, 
     return torch.randn(32, model.config.coding_size, generator=generator), None, (4, 8)
 
 
+def epoch_metrics(step_logits: list[tuple[torch.Tensor, torch.Tensor]]) -> dict:
+    """D and G losses and D's accuracy on reals and on fakes, over the steps of an epoch (all on
+    batches of the same size), from what each step returned: D's logits on [reals; fakes] and on
+    phase 2's fakes. Computed once per epoch, so the steps spend no time on them."""
+    d_logits = torch.stack([d for d, _ in step_logits]).double().flatten(1)
+    g_logits = torch.cat([g for _, g in step_logits]).double()
+    n = d_logits.shape[1] // 2
+    real, fake = d_logits[:, :n], d_logits[:, n:]
+    return {"d_loss": 0.5 * (F.softplus(-real).mean() + F.softplus(fake).mean()).item(),
+            "g_loss": F.softplus(-g_logits).mean().item(),
+            "d_accuracy_real": (real > 0).double().mean().item(), "d_accuracy_fake": (fake < 0).double().mean().item()}
+
+
 def make_gan_step(model, optimizer_d, optimizer_g, replay: ReplayPool, networks=None):
-    """One two-phase step on a batch of reals; returns (d_loss, g_loss, d_correct_real, d_correct_fake).
+    """One two-phase step on a batch of reals; returns D's logits on [reals; fakes] (phase 1) and on
+    the generator's fakes (phase 2), for `epoch_metrics`.
 
     `networks` (default: the model) provides generate() and discriminate(): training/fast_conv.py
     passes the same networks computed faster.
@@ -73,7 +87,7 @@ def make_gan_step(model, optimizer_d, optimizer_g, replay: ReplayPool, networks=
         optimizer_g.step()
         for parameter in discriminator_parameters:
             parameter.requires_grad_(True)
-        return (d_loss.detach(), g_loss.detach(), (logits_real.detach() > 0).sum(), (logits_fake.detach() < 0).sum())
+        return torch.cat([logits_real, logits_fake]).detach(), logits.detach()
 
     return step
 
@@ -110,20 +124,17 @@ def train_gan(model, config, images: torch.Tensor, labels: torch.Tensor | None, 
     for epoch in range(1, training.num_epochs + 1):
         start = time.perf_counter()
         permutation = torch.randperm(len(images), generator=shuffle).to(images.device)
-        totals = torch.zeros(4, dtype=torch.float64, device=images.device)
+        step_logits = []
         with tqdm(total=steps_per_epoch, desc=f"epoch {epoch}/{training.num_epochs}", leave=False,
                   disable=not progress, mininterval=0.5, unit="step") as bar:
             for index in range(steps_per_epoch):
                 batch = permutation[index * batch_size:(index + 1) * batch_size]
-                results = step(images.index_select(0, batch), None if labels is None else labels.index_select(0, batch))
-                totals += torch.stack(results).double()
+                step_logits.append(step(images.index_select(0, batch),
+                                        None if labels is None else labels.index_select(0, batch)))
                 bar.update()
-        d_loss, g_loss, correct_real, correct_fake = totals.tolist()
-        seconds = time.perf_counter() - start
-        record = {"epoch": epoch, "d_loss": d_loss / steps_per_epoch, "g_loss": g_loss / steps_per_epoch,
-                  "d_accuracy_real": correct_real / (steps_per_epoch * batch_size),
-                  "d_accuracy_fake": correct_fake / (steps_per_epoch * batch_size),
-                  "replayed_batches": replay.replayed, "seconds": round(seconds, 4)}
+        record = {"epoch": epoch, **epoch_metrics(step_logits), "replayed_batches": replay.replayed,
+                  "seconds": round(time.perf_counter() - start, 4)}
+        seconds = record["seconds"]
         with open(run_dir / "metrics.jsonl", "a") as handle:
             handle.write(json.dumps(record) + "\n")
         model.eval()
