@@ -327,14 +327,15 @@ def _gan_images(name: str, images: np.ndarray) -> np.ndarray:
 
 
 def time_seed_gan(name: str, images: np.ndarray, batch_size: int, steps: int, warmup: int) -> dict:
-    """The book's train_gan loop, over the first warmup + steps batches of its dataset."""
+    """The book's train_gan loop, over the first warmup + steps batches of its dataset (repeated, so
+    a whole epoch can be timed after the warm-up)."""
     gan, codings_size = GANS[name]()
     total, trainable = parameter_counts(gan)
     x = _gan_images(name, images)
     epoch_steps = len(x) // batch_size  # the book's dataset drops the last partial batch
     steps = min(steps, epoch_steps)
     dataset = tf.data.Dataset.from_tensor_slices(x).shuffle(1000)
-    dataset = dataset.batch(batch_size, drop_remainder=True).prefetch(1)
+    dataset = dataset.batch(batch_size, drop_remainder=True).repeat().prefetch(1)
     generator, discriminator = gan.layers
     batches = iter(dataset)
 
