@@ -64,7 +64,7 @@ def build_step(name: str):
     optimizer_g = build_optimizer(optimizer_name, model.generator.parameters(), rate)
     maker = make_dcgan_step if kind == "aegan" else make_gan_step
     gan_step = maker(model, optimizer_d, optimizer_g, ReplayPool(0))
-    return (lambda batch: torch.stack(gan_step(batch, None)).double()), images * 2 - 1, len(images) // BATCH_SIZE
+    return (lambda batch: torch.cat(gan_step(batch, None)).double()), images * 2 - 1, len(images) // BATCH_SIZE
 
 
 def worker(name: str) -> None:
