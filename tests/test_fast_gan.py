@@ -16,12 +16,13 @@ def test_fast_gan_step_matches_autograd():
     plain = GAN(config).double()
     fast = GAN(config).double()
     fast.load_state_dict(plain.state_dict())
-    steps = {}
+    steps, pools = {}, {}
     for name, model, maker in (("plain", plain, make_gan_step), ("fast", fast, make_fast_gan_step)):
         optimizer_d = build_optimizer("rmsprop", model.discriminator.parameters(), 0.01)
         optimizer_g = build_optimizer("rmsprop", model.generator.parameters(), 0.01)
-        steps[name] = (maker(model, optimizer_d, optimizer_g, ReplayPool(2, 0.5)), optimizer_d)
-    real = torch.rand(4, 6, 4, 5, dtype=torch.float64)
+        pools[name] = ReplayPool(2, 0.5)
+        steps[name] = (maker(model, optimizer_d, optimizer_g, pools[name]), optimizer_d)
+    real = torch.rand(6, 6, 4, 5, dtype=torch.float64)
     torch.set_default_dtype(torch.float64)  # both steps draw codings with torch.randn
     try:
         for batch in real:
@@ -33,11 +34,12 @@ def test_fast_gan_step_matches_autograd():
                 torch.testing.assert_close(fast_logits.flatten(), plain_logits.flatten(), rtol=1e-9, atol=1e-11)
     finally:
         torch.set_default_dtype(torch.float32)
+    assert pools["fast"].replayed == pools["plain"].replayed > 0  # pooled fakes reached D in both
     for (name, a), b in zip(plain.state_dict().items(), fast.state_dict().values()):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-11, msg=name)
     # The optimizer state is the optimizer's own, so checkpoints hold it.
     state = steps["fast"][1].state_dict()["state"]
-    assert len(state) == 6 and all(s["step"].item() == 4 for s in state.values())
+    assert len(state) == 6 and all(s["step"].item() == 6 for s in state.values())
 
 
 def test_epoch_metrics_are_the_mean_losses_and_accuracies_of_the_steps():

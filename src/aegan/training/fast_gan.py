@@ -4,14 +4,17 @@ Small dense GANs are bound by per-operation overhead. This step runs both phases
 gradients derived by hand (SELU's derivative from its output with `elu_backward`, the
 sigmoid's with `sigmoid_backward`), makes the fakes of both phases in one generator pass
 (the generator does not change in the discriminator's phase), shows the discriminator reals
-and fakes in one concatenated batch (it has no batch-dependent layer), skips the discriminator's weight
-gradients in the generator's phase, and applies RMSprop to all of a network's tensors
-at once on flat buffers. It returns the discriminator's logits: losses and accuracies are
-computed from them once per epoch (training/gan.py's epoch_metrics), not in every step.
-tests/test_fast_gan.py checks it against the autograd step of training/gan.py.
+and fakes in one batch (it has no batch-dependent layer), skips the discriminator's weight
+gradients in the generator's phase, works in buffers allocated once per batch size, and
+applies RMSprop to all of a network's tensors at once on flat buffers. It returns the
+discriminator's logits: losses and accuracies are computed from them once per epoch
+(training/gan.py's epoch_metrics), not in every step. tests/test_fast_gan.py checks it
+against the autograd step of training/gan.py.
 """
 
 from __future__ import annotations
+
+from types import SimpleNamespace
 
 import torch
 from torch import nn
@@ -137,43 +140,116 @@ class _Network:
         self.flat.addcdiv_(self.flat_grad, self.denominator, value=-self.learning_rate)
 
 
+class _Pass:
+    """One network's activations and gradients for one batch size, allocated once with their
+    transposed views, so that a step allocates almost nothing and makes no views.
+
+    outputs[i] is layer i's input (outputs[0] the network's input: a buffer the caller fills);
+    deltas[i] is the loss's gradient with respect to layer i's pre-activation (the caller fills
+    the last). The last layer's output, the logits, is a fresh tensor, as callers return it.
+    """
+
+    def __init__(self, network: _Network, outputs: list[torch.Tensor]):
+        rows = len(outputs[0])
+        self.network, self.outputs = network, outputs
+        self.deltas = [outputs[0].new_empty(rows, weight.shape[0]) for weight in network.weights]
+        self.deltas_t = [delta.t() for delta in self.deltas]
+        self.input_grad = outputs[0].new_empty(rows, network.weights[0].shape[1])
+
+    @classmethod
+    def on(cls, network: _Network, inputs: torch.Tensor) -> "_Pass":
+        return cls(network, [inputs] + [inputs.new_empty(len(inputs), w.shape[0]) for w in network.weights[:-1]])
+
+    def rows(self, start: int, stop: int) -> "_Pass":
+        """A pass over rows start:stop of this pass's activations, with gradient buffers of its own."""
+        return _Pass(self.network, [output[start:stop] for output in self.outputs])
+
+    def forward(self) -> torch.Tensor:
+        network, outputs = self.network, self.outputs
+        last = len(network.weights) - 1
+        for index in range(last):
+            torch.selu_(torch.addmm(network.biases[index], outputs[index], network.weights_t[index],
+                                    out=outputs[index + 1]))
+        return torch.addmm(network.biases[last], outputs[last], network.weights_t[last])
+
+    def backward(self, parameter_grads: bool = True, input_grad: bool = False) -> None:
+        """From deltas[-1]: the network's flat gradient buffer (unless parameter_grads is off) and,
+        if asked, input_grad, the gradient with respect to outputs[0]."""
+        network = self.network
+        for index in range(len(network.weights) - 1, -1, -1):
+            delta = self.deltas[index]
+            if parameter_grads:
+                torch.mm(self.deltas_t[index], self.outputs[index], out=network.grads[2 * index])
+                torch.sum(delta, 0, out=network.grads[2 * index + 1])
+            if index > 0:  # through the weights, then through the SELU (from its output), in place
+                below = self.deltas[index - 1]
+                torch.mm(delta, network.weights[index], out=below)
+                _ELU_BACKWARD_INTO(below, SELU_ALPHA, SELU_SCALE, 1.0, True, self.outputs[index], grad_input=below)
+            elif input_grad:
+                torch.mm(delta, network.weights[0], out=self.input_grad)
+
+
+_ELU_BACKWARD_INTO = torch.ops.aten.elu_backward.grad_input
+_SIGMOID_BACKWARD_INTO = torch.ops.aten.sigmoid_backward.grad_input
+
+
 def make_fast_gan_step(model, optimizer_d, optimizer_g, replay):
     """The two-phase step; returns (D's logits on [reals; fakes], D's logits on phase 2's fakes)."""
     keep_freed_memory()
     generator = _Network([m for m in model.generator if isinstance(m, nn.Linear)], optimizer_g)
     discriminator = _Network([m for m in model.discriminator.features if isinstance(m, nn.Linear)]
                              + [model.discriminator.output], optimizer_d)
-    coding_size = model.config.coding_size
-    minus_targets = {}  # -target / count of each phase's mean BCE, per batch size
+    coding_size, input_shape = model.config.coding_size, model.config.input_shape
+    plans = {}
+
+    def plan(n: int, like: torch.Tensor) -> SimpleNamespace:
+        """The buffers of a step on n reals. The generator does not change in phase 1, so one
+        pass over 2n codings makes the fakes of both phases (the first n for phase 1)."""
+        codings = like.new_empty(2 * n, coding_size)
+        g_pass = _Pass.on(generator, codings)
+        d_inputs = like.new_empty(2 * n, like.shape[1])  # reals, then phase 1's fakes
+        images = like.new_empty(n, like.shape[1])  # phase 2's fakes
+        # d(mean BCE with logits)/d logit = (sigmoid(logit) - target) / count: one torch.add
+        return SimpleNamespace(
+            codings=codings, g_pass=g_pass, g_phase2=g_pass.rows(n, 2 * n), reals=d_inputs[:n],
+            fakes=d_inputs[n:], images=images, d_phase1=_Pass.on(discriminator, d_inputs),
+            d_phase2=_Pass.on(discriminator, images),
+            probabilities_1=like.new_empty(2 * n, 1), probabilities_2=like.new_empty(n, 1),
+            minus_targets_1=torch.cat([torch.ones(n, 1), torch.zeros(n, 1)]).to(like).div_(-2 * n),
+            minus_targets_2=torch.full((1, 1), -1.0 / n).to(like))
 
     @torch.no_grad()
     def step(real: torch.Tensor, labels=None):
         n = len(real)
         real = real.reshape(n, -1)
-        if n not in minus_targets:  # phase 1: n reals (1) then n fakes (0), over 2n; phase 2: n fakes (1)
-            minus_targets[n] = torch.cat([torch.ones(n, 1), torch.zeros(n, 1)]).to(real).div_(-2 * n)
-            minus_targets[-n] = torch.full((1, 1), -1.0 / n).to(real)
-        # The generator does not change in phase 1, so one forward pass of 2n codings makes the
-        # fakes of both phases (the first n for phase 1, the last n for phase 2).
-        g_outputs = generator.forward(torch.randn(2 * n, coding_size, device=real.device))
-        all_images = torch.sigmoid(g_outputs[-1])
+        key = (n, real.dtype, real.device)
+        if key not in plans:
+            plans[key] = plan(n, real)
+        p = plans[key]
+        p.reals.copy_(real)
+        torch.randn(p.codings.shape, out=p.codings)
+        g_logits = p.g_pass.forward()
+        torch.sigmoid(g_logits[:n], out=p.fakes)
+        torch.sigmoid(g_logits[n:], out=p.images)
+        if replay.pool_batches:  # the pool keeps copies (p.fakes is reused); a served batch replaces it
+            fresh = p.fakes.clone().view(n, *input_shape)
+            served = replay(fresh)[0]
+            if served.data_ptr() != fresh.data_ptr():
+                p.fakes.copy_(served.reshape(n, -1))
         # Phase 1: the discriminator on reals (1) and fakes (0), in one batch of 2n.
-        fakes = replay(all_images[:n].view(n, *model.config.input_shape))[0].reshape(n, -1)
-        outputs = discriminator.forward(torch.cat([real, fakes]))
-        logits = outputs[-1]
-        # d(mean BCE with logits)/d logit = (sigmoid(logit) - target) / count, in one op after the sigmoid
-        discriminator.backward(outputs, torch.add(minus_targets[n], torch.sigmoid(logits), alpha=0.5 / n))
+        d_logits = p.d_phase1.forward()
+        torch.sigmoid(d_logits, out=p.probabilities_1)
+        torch.add(p.minus_targets_1, p.probabilities_1, alpha=0.5 / n, out=p.d_phase1.deltas[-1])
+        p.d_phase1.backward()
         discriminator.rmsprop_()
         # Phase 2: the generator through the (unchanged) discriminator, its fakes labelled 1.
-        g_outputs = [output[n:] for output in g_outputs]
-        images = all_images[n:]
-        d_outputs = discriminator.forward(images)
-        g_logits = d_outputs[-1]
-        grad_images = discriminator.backward(d_outputs, torch.add(minus_targets[-n], torch.sigmoid(g_logits),
-                                                                  alpha=1.0 / n),
-                                             parameter_grads=False, input_grad=True)
-        generator.backward(g_outputs, torch.ops.aten.sigmoid_backward(grad_images, images))
+        g_logits = p.d_phase2.forward()
+        torch.sigmoid(g_logits, out=p.probabilities_2)
+        torch.add(p.minus_targets_2, p.probabilities_2, alpha=1.0 / n, out=p.d_phase2.deltas[-1])
+        p.d_phase2.backward(parameter_grads=False, input_grad=True)
+        _SIGMOID_BACKWARD_INTO(p.d_phase2.input_grad, p.images, grad_input=p.g_phase2.deltas[-1])
+        p.g_phase2.backward()
         generator.rmsprop_()
-        return logits, g_logits
+        return d_logits, g_logits
 
     return step
