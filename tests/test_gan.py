@@ -142,3 +142,14 @@ def test_encode_and_reconstruct_on_a_gan_run_say_what_it_can_do(cgan_run):
         result = run_cli(command, cgan_run.path)
         assert result.returncode == 2 and "Traceback" not in result.stderr
         assert "has no encoder" in result.stderr and "aegan sample" in result.stderr
+
+
+def test_a_gan_batch_larger_than_the_data_is_a_user_error_before_any_folder(tmp_path):
+    np.save(tmp_path / "x.npy", np.zeros((50, 28, 28), dtype=np.float32))
+    result = run_cli("train", "gan", "--out", str(tmp_path / "run"), "--batch-size", "64",
+                     "--set", "data.dataset=npy", "--set", f"data.path={tmp_path / 'x.npy'}")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    # 40 of the 50 samples are the training split (the rest validation)
+    assert "training.batch_size=64 is more than the 40 training samples" in result.stderr
+    assert "--batch-size 40 or less" in result.stderr
+    assert not (tmp_path / "run").exists()

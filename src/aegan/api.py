@@ -30,7 +30,7 @@ from aegan.evaluation import (
     sparsity_report,
     vae_report,
 )
-from aegan.models import GAN, ConvVariationalAutoencoder, VariationalAutoencoder, build_model, can_sample
+from aegan.models import GAN, MODEL_KINDS, ConvVariationalAutoencoder, VariationalAutoencoder, build_model, can_sample
 from aegan.plots import plot_codings_2d, plot_image_grid
 from aegan.plots import plot_reconstructions as _plot_reconstructions
 from aegan.runs import CONFIG_FILE, Run, images_to_tensor, prepare_run_dir
@@ -57,6 +57,7 @@ def train(preset: str, *, out: str | os.PathLike | None = None, epochs: int | No
     out = Path(out) if out else Path("runs") / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     splits = load_splits(config.data, config.training.seed)  # before the folder: no data, no folder
     check_input_shape(config, splits.train)
+    check_gan_batch_size(config, len(splits.train))
     run_dir = prepare_run_dir(out)
     atomic_write_json(run_dir / CONFIG_FILE, config.to_dict())
 
@@ -98,6 +99,13 @@ def check_input_shape(config, samples: np.ndarray) -> None:
         shape = "[" + ",".join(str(size) for size in samples.shape[1:]) + "]"
         raise AeganError(f"model.input_shape={list(expected)} does not match the data's samples of shape "
                          f"{shape}: --set model.input_shape={shape}")
+
+
+def check_gan_batch_size(config, samples: int) -> None:
+    """A GAN trains on whole batches only (as the seed's dataset does), so it needs one at least."""
+    if issubclass(MODEL_KINDS[config.model.kind][1], GAN) and config.training.batch_size > samples:
+        raise AeganError(f"training.batch_size={config.training.batch_size} is more than the {samples:,} training "
+                         f"samples, and a GAN trains on whole batches only: use --batch-size {samples} or less")
 
 
 def _as_run(run) -> Run:
