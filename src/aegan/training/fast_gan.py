@@ -48,12 +48,8 @@ def _fused_rmsprop_available(flat: torch.Tensor) -> bool:
     return True
 
 
-def _elu_backward(grad: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-    return torch.ops.aten.elu_backward(grad, SELU_ALPHA, SELU_SCALE, 1.0, True, out)
-
-
 class _Network:
-    """A stack of Linear layers with SELU between them, and its RMSprop state.
+    """A stack of Linear layers with SELU between them (run by `_Pass`), and its RMSprop state.
 
     The parameters are moved into one flat buffer (each parameter a view of it), their
     gradients are written into a second one and the optimizer's square averages live in a
@@ -96,28 +92,6 @@ class _Network:
             # Adam with beta1 = 0 copies the gradient here; zeros, not empty: 0 * nan would be nan
             self.fused_first_moment = torch.zeros_like(self.flat)
             self.fused_step = torch.tensor(_NO_BIAS_CORRECTION_STEP, dtype=torch.float32, device=self.flat.device)
-
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """[input, hidden activations..., output logits]."""
-        outputs = [x]
-        for index, (bias, weight_t) in enumerate(zip(self.biases, self.weights_t)):
-            h = torch.addmm(bias, outputs[-1], weight_t)
-            if index < len(self.biases) - 1:
-                h = torch.selu_(h)
-            outputs.append(h)
-        return outputs
-
-    def backward(self, outputs: list[torch.Tensor], grad: torch.Tensor, parameter_grads: bool = True,
-                 input_grad: bool = False) -> torch.Tensor:
-        """Fill the flat gradient buffer (unless parameter_grads is off); return the input's gradient."""
-        for index in range(len(self.weights) - 1, -1, -1):
-            if parameter_grads:
-                torch.mm(grad.t(), outputs[index], out=self.grads[2 * index])
-                torch.sum(grad, 0, out=self.grads[2 * index + 1])
-            if index > 0 or input_grad:
-                grad_in = torch.mm(grad, self.weights[index])
-                grad = _elu_backward(grad_in, outputs[index]) if index > 0 else grad_in
-        return grad
 
     def rmsprop_(self) -> None:
         """One RMSprop update, as torch.optim.RMSprop computes it.
@@ -164,13 +138,18 @@ class _Pass:
         """A pass over rows start:stop of this pass's activations, with gradient buffers of its own."""
         return _Pass(self.network, [output[start:stop] for output in self.outputs])
 
-    def forward(self) -> torch.Tensor:
+    def forward(self, inputs: torch.Tensor | None = None, out: torch.Tensor | None = None) -> torch.Tensor:
+        """The logits (in `out` if given); `inputs` (if given) replaces outputs[0] from now on."""
         network, outputs = self.network, self.outputs
+        if inputs is not None:
+            outputs[0] = inputs
         last = len(network.weights) - 1
         for index in range(last):
             torch.selu_(torch.addmm(network.biases[index], outputs[index], network.weights_t[index],
                                     out=outputs[index + 1]))
-        return torch.addmm(network.biases[last], outputs[last], network.weights_t[last])
+        if out is None:
+            return torch.addmm(network.biases[last], outputs[last], network.weights_t[last])
+        return torch.addmm(network.biases[last], outputs[last], network.weights_t[last], out=out)
 
     def backward(self, parameter_grads: bool = True, input_grad: bool = False) -> None:
         """From deltas[-1]: the network's flat gradient buffer (unless parameter_grads is off) and,

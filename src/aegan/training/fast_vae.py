@@ -9,19 +9,22 @@ This step writes the gradients out by hand, in the order autograd would compute 
     z = mean + exp(log_var / 2) * noise:  dmean = dz + beta * mean / (N * pixels)
                                           dlog_var = dz * (z - mean) / 2 + beta * (exp(log_var) - 1) / (2 N pixels)
 
-and applies RMSprop to each network's tensors at once on flat buffers (fast_gan's _Network).
+in buffers allocated once per batch size (fast_gan's _Pass), and applies RMSprop to each
+network's tensors at once on flat buffers (fast_gan's _Network).
 It draws the reparameterisation noise with the same torch.randn call as the model, so it
 follows the same random stream. tests/test_fast_vae.py checks it against autograd in float64.
 """
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import torch
 from torch import nn
 
 from aegan.runtime import keep_freed_memory
-from aegan.training.fast_dense import bce_with_logits_sum
-from aegan.training.fast_gan import _elu_backward, _Network
+from aegan.training.fast_dense import SELU_ALPHA, SELU_SCALE, bce_with_logits_sum
+from aegan.training.fast_gan import _ELU_BACKWARD_INTO, _Network, _Pass
 
 
 def supports(model, training) -> bool:
@@ -39,22 +42,34 @@ def make_vae_step(model, optimizer):
     mean_head = _Network([model.mean_head], optimizer)
     log_var_head = _Network([model.log_var_head], optimizer)
     decoder = _Network(linears(model.decoder), optimizer)
+    networks = (encoder, mean_head, log_var_head, decoder)
     beta = model.config.beta
+    plans = {}
+
+    def plan(like: torch.Tensor) -> SimpleNamespace:
+        """The buffers of a step on a batch like `like` (one set per batch size)."""
+        n = len(like)
+        hidden = like.new_empty(n, encoder.weights[-1].shape[0])
+        codings = like.new_empty(n, decoder.weights[0].shape[1])
+        return SimpleNamespace(encoder=_Pass.on(encoder, like), hidden=hidden, mean=_Pass.on(mean_head, hidden),
+                               log_var=_Pass.on(log_var_head, hidden), codings=codings,
+                               decoder=_Pass.on(decoder, codings))
 
     @torch.no_grad()
     def step(x: torch.Tensor) -> torch.Tensor:
         n = len(x)
         target = x.reshape(n, -1)
         pixels = target.shape[1]
-        encoded = encoder.forward(target)
-        hidden = torch.selu_(encoded[-1])
-        mean_outputs, log_var_outputs = mean_head.forward(hidden), log_var_head.forward(hidden)
-        mean, log_var = mean_outputs[-1], log_var_outputs[-1]
+        key = (n, target.dtype, target.device)
+        if key not in plans:
+            plans[key] = plan(target)
+        p = plans[key]
+        hidden = torch.selu_(p.encoder.forward(target, out=p.hidden))
+        mean, log_var = p.mean.forward(), p.log_var.forward()
         noise = torch.randn(mean.shape, device=mean.device, dtype=mean.dtype)
         spread = torch.exp(0.5 * log_var)
-        codings = torch.addcmul(mean, spread, noise)
-        decoded = decoder.forward(codings)
-        logits = decoded[-1]
+        torch.addcmul(mean, spread, noise, out=p.codings)
+        logits = p.decoder.forward()
         probabilities = torch.sigmoid(logits)
         reconstruction = bce_with_logits_sum(logits, probabilities, target) / target.numel()
         variance = spread.square()
@@ -62,13 +77,18 @@ def make_vae_step(model, optimizer):
         loss = reconstruction + beta * kl / pixels
 
         scale = 1.0 / (n * pixels)
-        grad_codings = decoder.backward(decoded, probabilities.sub_(target).mul_(scale), input_grad=True)
-        grad_mean = grad_codings.add(mean, alpha=beta * scale)
-        grad_log_var = (grad_codings * spread * noise).mul_(0.5).add_(variance.sub(1), alpha=0.5 * beta * scale)
-        grad_hidden = mean_head.backward(mean_outputs, grad_mean, input_grad=True)
-        grad_hidden += log_var_head.backward(log_var_outputs, grad_log_var, input_grad=True)
-        encoder.backward(encoded, _elu_backward(grad_hidden, hidden))
-        for network in (encoder, mean_head, log_var_head, decoder):
+        torch.sub(probabilities, target, out=p.decoder.deltas[-1]).mul_(scale)
+        p.decoder.backward(input_grad=True)
+        grad_codings = p.decoder.input_grad
+        torch.add(grad_codings, mean, alpha=beta * scale, out=p.mean.deltas[-1])
+        torch.mul(grad_codings, spread, out=p.log_var.deltas[-1]).mul_(noise).mul_(0.5).add_(
+            variance.sub(1), alpha=0.5 * beta * scale)
+        p.mean.backward(input_grad=True)
+        p.log_var.backward(input_grad=True)
+        grad_hidden = p.mean.input_grad.add_(p.log_var.input_grad)
+        _ELU_BACKWARD_INTO(grad_hidden, SELU_ALPHA, SELU_SCALE, 1.0, True, hidden, grad_input=p.encoder.deltas[-1])
+        p.encoder.backward()
+        for network in networks:
             network.rmsprop_()
         return loss * x.numel()
 
