@@ -34,28 +34,62 @@ def _check_choice(key, value, choices):
         raise AeganError(f"{key}={value!r}: expected one of {', '.join(choices)}{closest(value, choices)}")
 
 
-DATASETS = ("fashion_mnist", "toy3d", "npy")
+DATASETS = ("", "fashion_mnist", "toy3d")
+FORMATS = ("auto", "image_folder", "npy", "npz", "csv", "idx")
+LAYOUTS = ("auto", "image", "table", "sequence")
+SCALINGS = ("auto", "divide_255", "none", "standardize")
+STREAMING = ("auto", "always", "never")
 
 
 @dataclass(frozen=True)
 class DataConfig:
-    dataset: str = "fashion_mnist"
+    """Where the data comes from and how it is read (see aegan.data.sources).
+
+    With `path` empty the built-in `dataset` is used (Fashion-MNIST unless it says toy3d);
+    with a `path`, the format is detected from it unless `format` names one.
+    """
+
+    dataset: str = ""  # "" = fashion_mnist, or the files at `path` when one is given
     data_dir: str = ""  # fashion_mnist: empty for the search path of aegan.data
-    path: str = ""  # npy: the array file
+    path: str = ""  # a folder of images, a .npy/.npz array, a .csv table, IDX files, or a folder of train/valid/test
+    format: str = "auto"  # auto: from the path; or image_folder, npy, npz, csv, idx
+    layout: str = "auto"  # arrays: image (N,H,W[,C] or N,C,H,W), table (N,F) or sequence (N,T,F)
+    image_size: tuple[int, ...] = ()  # image folders: [H, W] (or [S]) to resize and centre-crop to
+    channels: int = 0  # images: 1 (grayscale) or 3 (RGB); 0 keeps what the files hold
+    label_column: str = ""  # csv: the column of class labels, kept out of the features
+    labels_key: str = ""  # npz: the array of labels ("" tries labels, y)
+    labels_path: str = ""  # npy: a second .npy file of labels, one per sample
+    scaling: str = "auto"  # auto: uint8 divided by 255, floats in [0, 1] as they are, others standardised
+    stream: str = "auto"  # always: read batches from disk in the background; auto: when the data is large
     num_samples: int = 60  # toy3d
-    validation_fraction: float = 0.1  # npy
-    test_fraction: float = 0.1  # npy
+    validation_fraction: float = 0.1  # when the data has no valid split of its own
+    test_fraction: float = 0.1  # when the data has no test split of its own
     train_subset: int = 0  # train on the first N training samples only (0: all), for quick experiments
 
     def __post_init__(self):
         _check_choice("data.dataset", self.dataset, DATASETS)
-        if self.dataset == "npy" and not self.path:
-            raise AeganError("data.dataset='npy' needs data.path: --set data.path=FILE.npy")
+        _check_choice("data.format", self.format, FORMATS)
+        _check_choice("data.layout", self.layout, LAYOUTS)
+        _check_choice("data.scaling", self.scaling, SCALINGS)
+        _check_choice("data.stream", self.stream, STREAMING)
+        if self.dataset and self.path:
+            raise AeganError(f"data.dataset={self.dataset!r} and data.path={self.path!r}: give one of them "
+                             "(remove data.dataset to train on the files at data.path)")
         if not (0 < self.validation_fraction < 0.5 and 0 < self.test_fraction < 0.5):
             raise AeganError("data.validation_fraction and data.test_fraction: expected values in (0, 0.5)")
         _check_positive("data.num_samples", self.num_samples)
         if self.train_subset < 0:
             raise AeganError(f"data.train_subset={self.train_subset}: expected 0 (all) or a positive count")
+        if self.channels not in (0, 1, 3):
+            raise AeganError(f"data.channels={self.channels}: expected 1 (grayscale), 3 (RGB) or 0 (as the files are)")
+        if len(self.image_size) > 2 or any(size < 1 for size in self.image_size):
+            raise AeganError(f"data.image_size={list(self.image_size)}: expected [height, width] or [size] "
+                             "in pixels, for example [32, 32]")
+
+    @property
+    def builtin(self) -> str:
+        """The built-in data set, or "" when the data come from `path`."""
+        return "" if self.path else (self.dataset or "fashion_mnist")
 
 
 @dataclass(frozen=True)
