@@ -6,6 +6,7 @@ import torch
 
 import aegan
 from aegan.config import load_config, preset_names
+from aegan.data.spec import DataSpec
 from aegan.errors import AeganError
 from aegan.layers import DenseTranspose, kl_sparsity, l1_activity
 from aegan.models import (
@@ -17,6 +18,10 @@ from aegan.models import (
     RecurrentAutoencoderConfig,
     build_model,
 )
+
+FASHION = DataSpec(layout="image", shape=(1, 28, 28), dtype="uint8", scaling="divide_255", value_range=(0.0, 255.0),
+                   class_names=tuple(str(i) for i in range(10)))
+TOY3D = DataSpec(layout="table", shape=(3,), scaling="none", value_range=(-1.5, 1.5))
 
 DENSE_VARIANTS = {
     "plain": {},
@@ -32,22 +37,22 @@ DENSE_VARIANTS = {
 
 def tiny_models():
     for name, options in DENSE_VARIANTS.items():
-        yield name, DenseAutoencoder(DenseAutoencoderConfig(hidden_sizes=(12,), coding_size=5, **options))
-    yield "conv", ConvAutoencoder(ConvAutoencoderConfig(filters=(2, 3, 4)))
+        yield name, DenseAutoencoder(DenseAutoencoderConfig(hidden_sizes=(12,), coding_size=5, **options).for_data(FASHION))
+    yield "conv", ConvAutoencoder(ConvAutoencoderConfig(filters=(2, 3, 4)).for_data(FASHION))
     yield "conv+denoising", ConvAutoencoder(ConvAutoencoderConfig(filters=(2, 3, 4), input_noise="gaussian",
-                                                                   noise_level=0.2))
-    yield "recurrent", RecurrentAutoencoder(RecurrentAutoencoderConfig(hidden_size=6, coding_size=4))
+                                                                   noise_level=0.2).for_data(FASHION))
+    yield "recurrent", RecurrentAutoencoder(RecurrentAutoencoderConfig(hidden_size=6, coding_size=4).for_data(FASHION))
 
 
 @pytest.mark.parametrize("name, model", list(tiny_models()), ids=[n for n, _ in tiny_models()])
 def test_contract(name, model):
     torch.manual_seed(0)
-    x = torch.rand(3, 28, 28)
+    x = torch.rand(3, 1, 28, 28)
     z = model.encode(x)
     assert z.dim() == 2 and len(z) == 3
-    assert model.decode(z).shape == (3, 28, 28)
+    assert model.decode(z).shape == (3, 1, 28, 28)
     out = model(x)
-    assert out.shape == (3, 28, 28) and 0 <= out.min() and out.max() <= 1
+    assert out.shape == (3, 1, 28, 28) and 0 <= out.min() and out.max() <= 1
     terms = model.loss_terms(x)
     assert "loss" in terms and "reconstruction" in terms
     total = sum(v for k, v in terms.items() if k != "loss")
@@ -61,15 +66,16 @@ def test_contract(name, model):
 def test_every_preset_builds():
     for name in preset_names():
         config = load_config(name)
-        assert build_model(config.model) is not None, name
+        spec = TOY3D if config.data.dataset == "toy3d" else FASHION
+        assert build_model(config.model.for_data(spec)) is not None, name
 
 
 def test_tied_has_about_half_the_weights():
     def weights(model):
         return sum(p.numel() for n, p in model.named_parameters() if n.endswith("weight"))
 
-    stacked = build_model(load_config("stacked_ae").model)
-    tied = build_model(load_config("tied_ae").model)
+    stacked = build_model(load_config("stacked_ae").model.for_data(FASHION))
+    tied = build_model(load_config("tied_ae").model.for_data(FASHION))
     print(f"weights: stacked_ae {weights(stacked):,}, tied_ae {weights(tied):,}")
     assert weights(stacked) == 162_800 and weights(tied) == 81_400
     decoder_layer = [m for m in tied.decoder if isinstance(m, DenseTranspose)][-1]

@@ -4,18 +4,36 @@ float64 comparisons are tight (the fast steps change only the order of sums); fl
 allow for rounding. Checkpoints of fast and plain runs must agree and restore the same.
 """
 
+import dataclasses
+
 import pytest
 import torch
 import torch.nn.functional as F
 
-from aegan.config import load_config
+from aegan.config import load_config as load_unresolved_config
+from aegan.data.batches import Batches
+from aegan.data.spec import DataSpec
 from aegan.models import build_model
 from aegan.training import fast_conv
-from aegan.training.autoencoder import make_train_step, train_autoencoder
+from aegan.training.autoencoder import train_autoencoder
 from aegan.training.checkpoint import load_checkpoint, restore
+from aegan.training.fast_steps import select_autoencoder_step
 from aegan.training.gan import make_gan_step, train_gan
 from aegan.training.optimizers import build_optimizer
 from aegan.training.replay import ReplayPool
+
+FASHION = DataSpec(layout="image", shape=(1, 28, 28), dtype="uint8", scaling="divide_255", value_range=(0.0, 255.0),
+                   class_names=tuple(str(i) for i in range(10)))
+
+
+def load_config(preset, overrides=None, spec=FASHION):
+    """The preset's run config with its model resolved for `spec` (Fashion-MNIST by default)."""
+    config = load_unresolved_config(preset, overrides)
+    return dataclasses.replace(config, model=config.model.for_data(spec))
+
+
+def make_train_step(model, training, optimizer):
+    return select_autoencoder_step(model, training, optimizer)[0]
 
 
 @pytest.fixture
@@ -47,7 +65,7 @@ def test_conv_autoencoder_fast_step_matches_the_plain_step(dtype, tolerance):
     assert fast.encoder[3].weight.is_contiguous(memory_format=torch.channels_last)
     assert not plain.encoder[3].weight.is_contiguous(memory_format=torch.channels_last)
     torch.manual_seed(1)
-    for batch in torch.rand(3, 8, 28, 28, dtype=dtype):
+    for batch in torch.rand(3, 8, 1, 28, 28, dtype=dtype):
         assert fast_step(batch).item() == pytest.approx(plain_step(batch).item(), rel=tolerance)
     for (name, a), b in zip(plain.state_dict().items(), fast.state_dict().values()):
         torch.testing.assert_close(b, a, rtol=tolerance, atol=tolerance, msg=name)
@@ -59,7 +77,7 @@ def test_conv_autoencoder_fast_step_matches_the_plain_step(dtype, tolerance):
 def test_conv_autoencoder_fast_step_draws_the_same_input_noise():
     overrides = {"model.input_noise": "dropout", "model.noise_level": 0.3}
     (plain_step, fast_step), ((plain, _), (fast, _)) = conv_ae_pair(overrides)
-    batch = torch.rand(8, 28, 28, dtype=torch.float64)
+    batch = torch.rand(8, 1, 28, 28, dtype=torch.float64)
     torch.manual_seed(2)
     plain_loss = plain_step(batch).item()
     torch.manual_seed(2)
@@ -76,7 +94,7 @@ def test_fast_path_off_or_unsupported_gives_the_plain_step():
     assert model.encoder[3].weight.is_contiguous()  # not converted to channels-last
     dcgan = load_config("dcgan", {"training.fast_path": False})
     assert not fast_conv.supports_gan(build_model(dcgan.model), dcgan.training)
-    conditional = load_config("dcgan", {"model.num_classes": 10})
+    conditional = load_config("dcgan", {"model.conditional": True})
     assert not fast_conv.supports_gan(build_model(conditional.model), conditional.training)
     assert fast_conv.supports_gan(build_model(load_config("dcgan").model), load_config("dcgan").training)
 
@@ -129,7 +147,7 @@ def test_dcgan_fast_step_matches_the_plain_step(float64_default):
         optimizer_g = build_optimizer("rmsprop", model.generator.parameters(), 0.001)
         replay = ReplayPool(2, 0.5, torch.Generator().manual_seed(3))
         steps[name] = (maker(model, optimizer_d, optimizer_g, replay), optimizer_d, optimizer_g)
-    real = torch.rand(3, 8, 28, 28) * 2 - 1
+    real = torch.rand(3, 8, 1, 28, 28) * 2 - 1
     for index, batch in enumerate(real):
         results = {}
         for name in ("plain", "fast"):
@@ -148,7 +166,7 @@ def test_dcgan_fast_step_matches_the_plain_step(float64_default):
 def trained_runs(tmp_path, preset):
     """One epoch of `preset` on 64 random images, plain and fast (float64), in tmp_path/plain and /fast."""
     torch.manual_seed(0)
-    images = torch.rand(64, 28, 28)
+    images = torch.rand(64, 1, 28, 28)
     models = {}
     for name in ("plain", "fast"):
         config = load_config(preset, {"training.fast_path": name == "fast", "training.num_epochs": 1})
@@ -161,7 +179,7 @@ def trained_runs(tmp_path, preset):
             train_autoencoder(model, config, images, images[:16], run_dir, shuffle, progress=False,
                               log=lambda m: None)
         else:
-            train_gan(model, config, images, None, run_dir, shuffle, progress=False, log=lambda m: None)
+            train_gan(model, config, Batches(images, None), run_dir, shuffle, progress=False, log=lambda m: None)
         models[name] = (model, config)
     return models
 
@@ -196,7 +214,7 @@ def test_conv_autoencoder_fast_path_trains_as_the_plain_path_on_real_data(fashio
     from aegan.runs import images_to_tensor
     from aegan.training.autoencoder import run_epoch
 
-    images = images_to_tensor(fashion.train_images[:3200])
+    images = images_to_tensor(fashion.train_images[:3200]).unsqueeze(1)
     results = []
     for fast in (True, False):
         config = load_config("conv_ae", {"training.fast_path": fast})

@@ -32,7 +32,8 @@ def test_fast_step_matches_autograd(activation, loss):
 
 
 def test_fast_step_loss_is_finite_for_saturated_outputs():
-    config = DenseAutoencoderConfig(input_shape=(4,), hidden_sizes=(3,), coding_size=2)
+    config = DenseAutoencoderConfig(input_shape=(4,), hidden_sizes=(3,), coding_size=2,
+                                    reconstruction_loss="binary_crossentropy")
     model = DenseAutoencoder(config)
     with torch.no_grad():
         model.decoder[-1].bias.fill_(40.0)  # sigmoid(40) == 1 in float32

@@ -11,7 +11,8 @@ from aegan.training.replay import ReplayPool
 
 
 def test_fast_gan_step_matches_autograd():
-    config = GANConfig(input_shape=(4, 5), coding_size=3, generator_sizes=(6, 7), discriminator_sizes=(7, 5))
+    config = GANConfig(input_shape=(4, 5), coding_size=3, generator_sizes=(6, 7), discriminator_sizes=(7, 5),
+                       output_activation="sigmoid")
     torch.manual_seed(0)
     plain = GAN(config).double()
     fast = GAN(config).double()

@@ -4,15 +4,20 @@ import pytest
 import torch
 
 from aegan.config import TrainingConfig
+from aegan.data.spec import DataSpec
 from aegan.models import VAEConfig, VariationalAutoencoder
 from aegan.training import fast_vae
-from aegan.training.autoencoder import make_train_step
+from aegan.training.fast_steps import select_autoencoder_step
 from aegan.training.optimizers import build_optimizer
+
+FASHION = DataSpec(layout="image", shape=(1, 28, 28), dtype="uint8", scaling="divide_255", value_range=(0.0, 255.0),
+                   class_names=tuple(str(i) for i in range(10)))
 
 
 @pytest.mark.parametrize("beta", [1.0, 0.25])
 def test_fast_vae_step_matches_autograd(beta):
-    config = VAEConfig(input_shape=(4, 5), hidden_sizes=(7, 6), coding_size=3, beta=beta)
+    config = VAEConfig(input_shape=(4, 5), hidden_sizes=(7, 6), coding_size=3, beta=beta,
+                       reconstruction_loss="binary_crossentropy")
     torch.manual_seed(0)
     plain = VariationalAutoencoder(config).double()
     fast = VariationalAutoencoder(config).double()
@@ -21,7 +26,8 @@ def test_fast_vae_step_matches_autograd(beta):
     for name, model, fast_path in (("plain", plain, False), ("fast", fast, True)):
         training = TrainingConfig(optimizer="rmsprop", learning_rate=0.01, fast_path=fast_path)
         optimizers[name] = build_optimizer("rmsprop", model.parameters(), 0.01)
-        steps[name] = make_train_step(model, training, optimizers[name])
+        steps[name], chosen = select_autoencoder_step(model, training, optimizers[name])
+        assert chosen == ("fast_vae" if fast_path else "autograd")
     assert "make_vae_step" in steps["fast"].__qualname__ and "make_vae_step" not in steps["plain"].__qualname__
     batches = torch.rand(5, 8, 4, 5, dtype=torch.float64)
     for batch in batches:
@@ -40,8 +46,12 @@ def test_fast_vae_step_matches_autograd(beta):
 
 
 def test_fast_path_is_not_used_where_it_does_not_apply():
-    model = VariationalAutoencoder(VAEConfig(activation="relu"))
+    model = VariationalAutoencoder(VAEConfig(activation="relu").for_data(FASHION))
     assert not fast_vae.supports(model, TrainingConfig(optimizer="rmsprop"))
-    assert not fast_vae.supports(VariationalAutoencoder(VAEConfig()), TrainingConfig(optimizer="adam"))
-    assert not fast_vae.supports(VariationalAutoencoder(VAEConfig()),
-                                 TrainingConfig(optimizer="rmsprop", fast_path=False))
+    vae = VariationalAutoencoder(VAEConfig().for_data(FASHION))
+    assert fast_vae.supports(vae, TrainingConfig(optimizer="rmsprop"))
+    assert not fast_vae.supports(vae, TrainingConfig(optimizer="adam"))
+    assert not fast_vae.supports(vae, TrainingConfig(optimizer="rmsprop", fast_path=False))
+    # Its math is binary cross-entropy on sigmoid outputs: an MSE VAE (standardised data) takes autograd.
+    mse = VariationalAutoencoder(VAEConfig(reconstruction_loss="mse").for_data(FASHION))
+    assert not fast_vae.supports(mse, TrainingConfig(optimizer="rmsprop"))

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 import aegan
+from aegan.data.spec import DataSpec
 from aegan.layers import MinibatchDiscrimination
 from aegan.models import GAN, DCGANConfig, GANConfig
 from aegan.training.gan import make_gan_step
@@ -12,23 +13,29 @@ from aegan.training.optimizers import build_optimizer
 from aegan.training.replay import ReplayPool
 from conftest import run_cli
 
-TINY_GAN = GANConfig(coding_size=4, generator_sizes=(8,), discriminator_sizes=(8,))
+FASHION = DataSpec(layout="image", shape=(1, 28, 28), dtype="uint8", scaling="divide_255", value_range=(0.0, 255.0),
+                   class_names=tuple(str(i) for i in range(10)))
+THREE_CLASSES = DataSpec(layout="image", shape=(1, 28, 28), dtype="uint8", scaling="divide_255",
+                         value_range=(0.0, 255.0), class_names=("a", "b", "c"))
+TINY_GAN = GANConfig(coding_size=4, generator_sizes=(8,), discriminator_sizes=(8,)).for_data(FASHION)
 
 
-@pytest.mark.parametrize("config", [TINY_GAN, GANConfig(coding_size=4, generator_sizes=(8,), discriminator_sizes=(8,),
-                                                        num_classes=3, minibatch_kernels=2),
-                                    DCGANConfig(coding_size=4, generator_channels=(4, 2), discriminator_channels=(2, 4)),
-                                    DCGANConfig(coding_size=4, generator_channels=(4, 2), discriminator_channels=(2, 4),
-                                                num_classes=3, minibatch_kernels=2)])
+@pytest.mark.parametrize("config", [
+    TINY_GAN,
+    GANConfig(coding_size=4, generator_sizes=(8,), discriminator_sizes=(8,), conditional=True,
+              minibatch_kernels=2).for_data(THREE_CLASSES),
+    DCGANConfig(coding_size=4, generator_channels=(4, 2), discriminator_channels=(2, 4)).for_data(FASHION),
+    DCGANConfig(coding_size=4, generator_channels=(4, 2), discriminator_channels=(2, 4), conditional=True,
+                minibatch_kernels=2).for_data(THREE_CLASSES)])
 def test_shapes_and_ranges(config):
     model = GAN(config)
     labels = model.random_labels(5)
     images = model.generate(torch.randn(5, 4), labels)
     low = -1 if config.kind == "dcgan" else 0
-    assert images.shape == (5, 28, 28) and low <= images.min() and images.max() <= 1
+    assert images.shape == (5, 1, 28, 28) and low <= images.min() and images.max() <= 1
     assert model.discriminate(images, labels).shape == (5,)
     samples = model.sample(6, generator=torch.Generator().manual_seed(0))
-    assert samples.shape == (6, 28, 28) and 0 <= samples.min() and samples.max() <= 1
+    assert samples.shape == (6, 1, 28, 28) and 0 <= samples.min() and samples.max() <= 1
 
 
 def test_two_phase_step_changes_each_network_in_its_own_phase():
@@ -48,7 +55,7 @@ def test_two_phase_step_changes_each_network_in_its_own_phase():
 
     optimizer_d.step = spy_step
     step = make_gan_step(model, optimizer_d, optimizer_g, ReplayPool(0))
-    d_logits, g_logits = step(torch.rand(6, 28, 28), None)
+    d_logits, g_logits = step(torch.rand(6, 1, 28, 28), None)
     assert d_logits.shape == (12,) and g_logits.shape == (6,)
     assert torch.isfinite(d_logits).all() and torch.isfinite(g_logits).all()
     after_d_phase = d_updates[0]
@@ -72,12 +79,12 @@ def test_replay_pool_serves_earlier_fakes_to_the_discriminator():
     seen = []
     original = model.discriminate
     model.discriminate = lambda images, labels=None: (seen.append(images.detach().clone()), original(images, labels))[1]
-    marker = torch.full((4, 28, 28), 0.123)
+    marker = torch.full((4, 1, 28, 28), 0.123)
     pool = ReplayPool(pool_batches=1, probability=1.0)
     pool(marker)  # the pool now holds the marker batch
     step = make_gan_step(model, build_optimizer("rmsprop", model.discriminator.parameters(), 1e-3),
                          build_optimizer("rmsprop", model.generator.parameters(), 1e-3), pool)
-    step(torch.rand(4, 28, 28), None)
+    step(torch.rand(4, 1, 28, 28), None)
     assert torch.equal(seen[1], marker)  # phase 1 calls D on reals, then on the (pooled) fakes
 
 

@@ -66,3 +66,15 @@ def test_one_image_generator_covers_one_class():
 def test_classifier_score_bounds():
     assert classifier_score(np.eye(10)[np.repeat(np.arange(10), 5)]) == pytest.approx(10.0, rel=1e-6)
     assert classifier_score(np.full((50, 10), 0.1)) == pytest.approx(1.0)
+
+
+def test_class_count_comes_from_the_classifier_not_a_constant():
+    from aegan.evaluation.generative import generative_metrics
+
+    three = class_coverage(np.zeros(90, dtype=int), np.arange(90) % 3)  # classes inferred: 3
+    assert len(three["class_histogram"]) == 3 and three["class_kl_to_uniform"] == pytest.approx(np.log(3))
+    assert len(class_coverage(np.zeros(10, dtype=int), np.zeros(10, dtype=int), num_classes=25)["class_histogram"]) == 25
+    real, fake = gaussian(60, dims=4), gaussian(60, dims=4, seed=1)
+    probabilities = np.eye(12)[np.arange(60) % 2]  # a 12-class classifier that only ever says 0 or 1
+    result = generative_metrics(real, None, fake, probabilities, np.arange(60) % 12)
+    assert len(result["class_histogram"]) == 12 and result["classes_covered"] == 2

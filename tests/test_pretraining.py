@@ -7,8 +7,9 @@ import pytest
 import torch
 
 import aegan
+from aegan.data.spec import DataSpec
 from aegan.evaluation.pretraining import build_classifier, few_label_experiment
-from aegan.models import build_model
+from aegan.models import DenseAutoencoder, DenseAutoencoderConfig, build_model
 from conftest import run_cli
 
 
@@ -28,13 +29,15 @@ def same(a, b):
 
 def test_reused_classifier_starts_from_the_trained_weights_and_scratch_does_not(small_run):
     trained = {name: value.clone() for name, value in small_run.model.encoder.state_dict().items()}
-    reused = build_classifier(small_run.model, small_run.config.model, reuse=True, seed=0)
-    scratch = build_classifier(small_run.model, small_run.config.model, reuse=False, seed=0)
+    shape, classes = small_run.spec.shape, small_run.spec.num_classes
+    reused = build_classifier(small_run.model, small_run.config.model, True, 0, shape, classes)
+    scratch = build_classifier(small_run.model, small_run.config.model, False, 0, shape, classes)
+    assert reused.head[-1].out_features == classes == 10
     assert same(encoder_state(reused), trained)
     assert not any(torch.equal(value, trained[name]) for name, value in encoder_state(scratch).items()
                    if name.endswith("weight"))
-    fresh = build_model(small_run.config.model)  # an untrained model's codings differ from the run's
-    images = torch.rand(8, 28, 28)
+    fresh = build_model(small_run.model.config)  # an untrained model's codings differ from the run's
+    images = torch.rand(8, *shape)
     with torch.no_grad():
         assert torch.equal(reused.autoencoder.encode(images), small_run.model.encode(images))
         assert not torch.allclose(fresh.encode(images), small_run.model.encode(images))
@@ -78,3 +81,28 @@ def test_classify_rejects_bad_input_in_one_line(small_run, tmp_path):
     assert len(too_many.stderr.strip().splitlines()) == 1
     not_a_run = run_cli("classify", tmp_path)
     assert not_a_run.returncode == 2 and "not a run folder" in not_a_run.stderr
+
+
+def test_any_sample_shape_and_class_count_without_fashion_mnist():
+    """Four classes of 2x5x5 images, stored as uint8: the head has four outputs and the codings'
+    size comes from the spec's shape."""
+    rng = np.random.default_rng(0)
+    labels = np.arange(240) % 4
+    samples = (rng.random((240, 2, 5, 5)) * 60).astype(np.uint8)
+    for k in range(4):
+        samples[labels == k, k % 2, k, :] = 250
+    spec = DataSpec("image", (2, 5, 5), dtype="uint8", scaling="divide_255", class_names=("a", "b", "c", "d"))
+    config = DenseAutoencoderConfig(input_shape=(2, 5, 5), hidden_sizes=(16,), coding_size=6,
+                                    reconstruction_loss="binary_crossentropy")
+    torch.manual_seed(0)
+    model = DenseAutoencoder(config)
+    heads = []
+    result = few_label_experiment(model, config, (samples[:160], labels[:160]), (samples[160:200], labels[160:200]),
+                                  (samples[200:], labels[200:]), labels=80, epochs=15, spec=spec,
+                                  on_phase=lambda name, classifier: heads.append(classifier.head[-1].out_features))
+    assert heads == [4, 4, 4]
+    assert result["scratch_test_accuracy"] > 0.6 and result["fine_tuned_test_accuracy"] > 0.6, result
+    again = few_label_experiment(model, config, (spec.to_model(samples[:160]), labels[:160]),
+                                 (spec.to_model(samples[160:200]), labels[160:200]),
+                                 (spec.to_model(samples[200:]), labels[200:]), labels=80, epochs=15)
+    assert again == result  # model inputs given directly: the same numbers

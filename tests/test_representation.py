@@ -92,3 +92,20 @@ def test_evaluate_writes_the_representation_keys(fashion, tmp_path):
     # one epoch on 3,000 images already gives codings far better than chance (0.1)
     assert result["linear_probe_accuracy"] > 0.6 and result["knn_accuracy"] > 0.6
     assert 0.5 < result["tsne_trustworthiness"] <= 1
+
+
+def test_report_for_few_features_few_samples_and_any_class_count():
+    """A 3-feature table with 13 classes and 8-D codings: PCA is capped at 3 components, and a few
+    dozen points are enough for the probes and the t-SNE map."""
+    rng = np.random.default_rng(3)
+    train_labels, test_labels = np.arange(52) % 13, np.arange(26) % 13
+    centres = rng.normal(size=(13, 3)) * 4
+    train, test = centres[train_labels] + rng.normal(size=(52, 3)), centres[test_labels] + rng.normal(size=(26, 3))
+    lift = rng.normal(size=(3, 8))
+    report = representation_report(train @ lift, train_labels, test @ lift, test_labels, train, test, tsne_points=26)
+    assert report["coding_dimensions"] == 8 and report["pca_components"] == 3
+    assert report["tsne_points"] == 26 and 0 < report["tsne_trustworthiness"] <= 1
+    assert report["linear_probe_accuracy"] > 1 / 13 and report["pca_knn_accuracy"] > 1 / 13
+    small = representation_report(train[:6] @ lift, train_labels[:6] % 2, test[:4] @ lift, test_labels[:4] % 2,
+                                  train[:6], test[:4], tsne_points=4)
+    assert small["pca_components"] == 3 and small["tsne_points"] == 4

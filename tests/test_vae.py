@@ -5,39 +5,43 @@ import pytest
 import torch
 
 import aegan
+from aegan.data.spec import DataSpec
 from aegan.evaluation import vae_report
 from aegan.models import ConvVAEConfig, ConvVariationalAutoencoder, VAEConfig, VariationalAutoencoder
 from conftest import run_cli
+
+FASHION = DataSpec(layout="image", shape=(1, 28, 28), dtype="uint8", scaling="divide_255", value_range=(0.0, 255.0),
+                   class_names=tuple(str(i) for i in range(10)))
 
 
 @pytest.fixture(params=["vae", "conv_vae"])
 def tiny_vae(request):
     torch.manual_seed(0)
     if request.param == "vae":
-        return VariationalAutoencoder(VAEConfig(hidden_sizes=(16, 8), coding_size=3))
-    return ConvVariationalAutoencoder(ConvVAEConfig(channels=(4, 8), coding_size=3))
+        return VariationalAutoencoder(VAEConfig(hidden_sizes=(16, 8), coding_size=3).for_data(FASHION))
+    return ConvVariationalAutoencoder(ConvVAEConfig(channels=(4, 8), coding_size=3).for_data(FASHION))
 
 
 def test_contract_shapes(tiny_vae):
-    x = torch.rand(5, 28, 28)
+    x = torch.rand(5, 1, 28, 28)
     mean, log_var = tiny_vae.encode(x)
     assert mean.shape == log_var.shape == (5, 3)
-    assert tiny_vae.decode(mean).shape == (5, 28, 28)
-    assert tiny_vae(x).shape == (5, 28, 28)
+    assert tiny_vae.decode(mean).shape == (5, 1, 28, 28)
+    assert tiny_vae(x).shape == (5, 1, 28, 28)
     terms = tiny_vae.loss_terms(x)
     assert set(terms) == {"loss", "reconstruction", "latent"}
     torch.testing.assert_close(terms["loss"], terms["reconstruction"] + terms["latent"])
     samples = tiny_vae.sample(4, generator=torch.Generator().manual_seed(1))
-    assert samples.shape == (4, 28, 28) and 0 <= samples.min() and samples.max() <= 1
+    assert samples.shape == (4, 1, 28, 28) and 0 <= samples.min() and samples.max() <= 1
     again = tiny_vae.sample(4, generator=torch.Generator().manual_seed(1))
     assert torch.equal(samples, again)
 
 
 def test_latent_loss_is_the_books_formula():
-    model = VariationalAutoencoder(VAEConfig(hidden_sizes=(8,), coding_size=2, beta=0.5))
+    model = VariationalAutoencoder(VAEConfig(hidden_sizes=(8,), coding_size=2, beta=0.5).for_data(FASHION))
     mean, log_var = torch.tensor([[1.0, -2.0]]), torch.tensor([[0.5, -1.0]])
     model.encode = lambda x: (mean.expand(len(x), 2), log_var.expand(len(x), 2))
-    terms = model.loss_terms(torch.rand(3, 28, 28))
+    terms = model.loss_terms(torch.rand(3, 1, 28, 28))
     expected = -0.5 * sum(1 + lv - np.exp(lv) - m**2 for m, lv in [(1.0, 0.5), (-2.0, -1.0)]) / 784
     assert terms["latent"].item() == pytest.approx(expected, rel=1e-6)
     torch.testing.assert_close(terms["loss"], terms["reconstruction"] + 0.5 * terms["latent"])
@@ -45,17 +49,17 @@ def test_latent_loss_is_the_books_formula():
 
 def test_eval_mode_reconstructs_from_the_mean(tiny_vae):
     tiny_vae.eval()
-    x = torch.rand(2, 28, 28)
+    x = torch.rand(2, 1, 28, 28)
     assert torch.equal(tiny_vae(x), tiny_vae(x))
     tiny_vae.train()
     assert not torch.equal(tiny_vae(x), tiny_vae(x))
 
 
 def test_report_counts_active_units():
-    model = VariationalAutoencoder(VAEConfig(hidden_sizes=(8,), coding_size=4))
+    model = VariationalAutoencoder(VAEConfig(hidden_sizes=(8,), coding_size=4).for_data(FASHION))
     codes = torch.stack([torch.linspace(-1, 1, 50), torch.zeros(50), torch.linspace(-2, 2, 50), torch.zeros(50)], 1)
     model.encode = lambda x: (codes[: len(x)], torch.full((len(x), 4), -20.0))
-    report = vae_report(model, torch.rand(50, 28, 28))
+    report = vae_report(model, torch.rand(50, 1, 28, 28))
     assert report["active_units"] == 2 and report["coding_size"] == 4
     assert report["negative_elbo_nats"] == pytest.approx(784 * (report["reconstruction"] + report["latent"]))
 

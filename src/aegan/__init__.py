@@ -1,8 +1,21 @@
-"""aegan: autoencoders and GANs for representation learning and generative learning."""
+"""aegan: autoencoders and GANs for representation learning and generative learning, on your own data."""
 
-from aegan.api import encode, plot_codings, plot_reconstructions, train
+from aegan.api import (
+    encode,
+    evaluate,
+    interpolate,
+    plot_codings,
+    plot_interpolations,
+    plot_reconstructions,
+    plot_samples,
+    sample,
+    score,
+    train,
+)
 from aegan.config import RunConfig, load_config, preset_names
 from aegan.data import CLASS_NAMES, load_fashion_mnist
+from aegan.data.sources import load_splits
+from aegan.data.spec import DataSpec
 from aegan.errors import AeganError
 from aegan.models import DenseAutoencoder, DenseAutoencoderConfig, build_model
 from aegan.runs import Run
@@ -10,7 +23,8 @@ from aegan.runs import Run
 __version__ = "0.1.0"
 
 __all__ = [
-    "AeganError", "CLASS_NAMES", "DenseAutoencoder", "DenseAutoencoderConfig", "Run", "RunConfig",
-    "build_model", "encode", "load_config", "load_fashion_mnist", "plot_codings",
-    "plot_reconstructions", "preset_names", "train",
+    "AeganError", "CLASS_NAMES", "DataSpec", "DenseAutoencoder", "DenseAutoencoderConfig", "Run", "RunConfig",
+    "build_model", "encode", "evaluate", "interpolate", "load_config", "load_fashion_mnist", "load_splits",
+    "plot_codings", "plot_interpolations", "plot_reconstructions", "plot_samples", "preset_names", "sample",
+    "score", "train",
 ]

@@ -29,13 +29,33 @@ def _count(kind: str, minimum: int):
 
 
 def _cmd_data(args) -> int:
-    from aegan.data import find_fashion_mnist, load_fashion_mnist, search_path
+    """Describe data as aegan reads it: Fashion-MNIST (no PATH) or the files at PATH."""
+    from aegan.config import DataConfig, parse_override
+    from aegan.data.sources import load_splits
 
-    folder = find_fashion_mnist(args.data_dir)
-    data = load_fashion_mnist(args.data_dir)
-    print(f"Fashion-MNIST found in {folder}")
-    print(f"  train {len(data.train_images):,}  valid {len(data.valid_images):,}  test {len(data.test_images):,}")
-    print("  search path: " + ", ".join(str(p) for p in search_path(args.data_dir)))
+    values = dict(parse_override(text) for text in args.set)
+    keys = {key.removeprefix("data."): value for key, value in values.items()}
+    if args.path:
+        keys["path"] = args.path
+    if args.data_dir:
+        keys["data_dir"] = args.data_dir
+    from aegan.config import build_dataclass
+
+    splits = load_splits(build_dataclass(DataConfig, keys, "data"), seed=args.seed)
+    spec = splits.spec
+    print(f"Fashion-MNIST found in {spec.source}" if not args.path else f"{spec.source}")
+    print(f"  {spec.describe()}")
+    print(f"  train {len(splits.train):,}  valid {len(splits.valid):,}  test {len(splits.test):,}"
+          + ("  (streamed from disk)" if splits.streamed else ""))
+    low, high = spec.value_range
+    print(f"  values in [{low:g}, {high:g}], scaled by {spec.scaling}")
+    if spec.has_labels:
+        shown = ", ".join(spec.class_names[:12]) + (" ..." if spec.num_classes > 12 else "")
+        print(f"  classes: {shown}")
+    if not args.path:
+        from aegan.data import search_path
+
+        print("  search path: " + ", ".join(str(p) for p in search_path(args.data_dir)))
     return 0
 
 
@@ -54,7 +74,7 @@ def _cmd_train(args) -> int:
     from aegan.config import parse_override
 
     overrides = dict(parse_override(text) for text in args.set)
-    run = train(args.preset, out=args.out, epochs=args.epochs, batch_size=args.batch_size,
+    run = train(args.preset, data=args.data, out=args.out, epochs=args.epochs, batch_size=args.batch_size,
                 seed=args.seed, overrides=overrides, data_dir=args.data_dir,
                 progress=not args.quiet)
     print(run.path)
@@ -86,7 +106,8 @@ def _cmd_encode(args) -> int:
     print(f"{out}  ({codings.shape[0]:,} codings of size {codings.shape[1]})")
     if not args.no_plot:
         plot = plot_codings(codings, labels, args.plot or run.path / f"codings-{args.split}-tsne.png",
-                            max_points=args.max_points, title=f"{run.config.name}: {args.split} codings")
+                            max_points=args.max_points, title=f"{run.config.name}: {args.split} codings",
+                            class_names=run.spec.class_names or None)
         print(plot)
     return 0
 
@@ -137,12 +158,26 @@ def _cmd_classify(args) -> int:
     return 0
 
 
+def _cmd_score(args) -> int:
+    from aegan.scoring import score
+
+    out, scores = score(args.run, args.data, out=args.out, contamination=args.contamination)
+    flagged = max(1, round(len(scores) * args.contamination))
+    print(f"{out}  ({len(scores):,} samples scored, the top {flagged:,} flagged as outliers)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="aegan", description="Autoencoders and GANs: train, encode, reconstruct, sample, interpolate.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    data = commands.add_parser("data", help="say where Fashion-MNIST was found")
-    data.add_argument("--data-dir", help="folder holding the four IDX files")
+    data = commands.add_parser("data", help="describe data as aegan reads it (Fashion-MNIST without PATH)")
+    data.add_argument("path", nargs="?", metavar="PATH",
+                      help="a folder of images, a .npy/.npz/.csv file, IDX files, or a folder of train/valid/test")
+    data.add_argument("--data-dir", help="folder holding the four Fashion-MNIST IDX files")
+    data.add_argument("--seed", type=_count("seed", 0), default=42, help="seed of the split by fraction")
+    data.add_argument("--set", action="append", default=[], metavar="data.KEY=VALUE",
+                      help="a data key, e.g. data.image_size=[32,32] or data.label_column=species")
     data.set_defaults(handler=_cmd_data)
 
     presets = commands.add_parser("presets", help="list the built-in presets")
@@ -154,6 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=_count("batch size", 1))
     train.add_argument("--seed", type=_count("seed", 0))
     train.add_argument("--out", help="run folder (default runs/<preset>-<time>)")
+    train.add_argument("--data", metavar="PATH", help="your data: a folder of images (one subfolder per class "
+                       "for labels), a .npy/.npz/.csv file, IDX files, or a folder of train/valid/test "
+                       "(default: Fashion-MNIST)")
     train.add_argument("--data-dir", help="folder holding the Fashion-MNIST IDX files")
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override a config key, e.g. training.learning_rate=0.5")
@@ -182,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("run", metavar="RUN")
     sample.add_argument("-n", "--n", type=_count("of images", 1), default=12)
     sample.add_argument("--seed", type=_count("seed", 0), default=0)
-    sample.add_argument("--label", type=_count("class label", 0), help="a conditional GAN's class (0-9)")
+    sample.add_argument("--label", type=_count("class label", 0), help="a conditional GAN's class index")
     sample.add_argument("--out", help="PNG file (default RUN/samples.png)")
     sample.set_defaults(handler=_cmd_sample)
 
@@ -190,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     interpolate.add_argument("run", metavar="RUN")
     interpolate.add_argument("--steps", type=_count("of steps", 2), default=9)
     interpolate.add_argument("--pairs", type=_count("of rows", 1), default=4,
-                             help="rows: half between validation images, half between random codings")
+                             help="rows: half between validation samples, half between random codings")
     interpolate.add_argument("--seed", type=_count("seed", 0), default=0)
     interpolate.add_argument("--out", help="PNG file (default RUN/interpolations.png)")
     interpolate.set_defaults(handler=_cmd_interpolate)
@@ -209,6 +247,13 @@ def build_parser() -> argparse.ArgumentParser:
     classify.add_argument("--epochs", type=_count("of epochs per phase", 1), default=20,
                           help="epochs with the encoder frozen, then as many fine-tuning (scratch: both)")
     classify.set_defaults(handler=_cmd_classify)
+    score = commands.add_parser("score", help="anomaly scores: each sample's reconstruction error, as a CSV")
+    score.add_argument("run", metavar="RUN")
+    score.add_argument("data", metavar="DATA", help="a file or folder of the kind the run was trained on")
+    score.add_argument("--out", help="CSV file (default RUN/scores.csv)")
+    score.add_argument("--contamination", type=float, default=0.05,
+                       help="fraction of samples flagged as outliers (default 0.05)")
+    score.set_defaults(handler=_cmd_score)
     return parser
 
 

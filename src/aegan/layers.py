@@ -1,4 +1,5 @@
-"""Layers and penalties the autoencoders share: tied dense layers, input noise, sparsity."""
+"""Layers and penalties the models share: tied dense layers, input noise, sparsity, minibatch
+discrimination, and the sizes of strided convolutions."""
 
 from __future__ import annotations
 
@@ -76,3 +77,17 @@ class MinibatchDiscrimination(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return torch.cat([features, self.closeness(features)], dim=1)
+
+
+def halved(side: int) -> int:
+    """The output size of a stride-2 convolution that pads by half its kernel (3x3 with padding 1,
+    5x5 with padding 2): ceil(side / 2), so 28 -> 14 -> 7 and 7 -> 4."""
+    return (side + 1) // 2
+
+
+def doubling_output_padding(a: int, b: int) -> int:
+    """The output padding of the stride-2 transposed convolution (3x3 with padding 1, 5x5 with
+    padding 2) that undoes `halved`: from a to b, where b is 2a - 1 (0) or 2a (1)."""
+    if b not in (2 * a - 1, 2 * a):
+        raise ValueError(f"no stride-2 transposed convolution with half-kernel padding goes from {a} to {b}")
+    return b - (2 * a - 1)

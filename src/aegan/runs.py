@@ -1,6 +1,8 @@
 """Run folders: everything a later command needs, in one place.
 
-    RUN/config.json      the resolved config
+    RUN/config.json      the resolved config (the model's input shape, loss and classes included)
+    RUN/data_spec.json   the data's description: sample shape, scaling (and its statistics), classes
+    RUN/run.json         where and how it ran: device, threads, streamed or not, the training step taken
     RUN/metrics.jsonl    one JSON line per epoch
     RUN/checkpoints/     safetensors + JSON, one pair per epoch (the newest two kept)
     RUN/test.json        the test-set evaluation, written at the end
@@ -16,11 +18,13 @@ import numpy as np
 import torch
 
 from aegan.config import RunConfig, config_from_dict
+from aegan.data.spec import DataSpec
 from aegan.errors import AeganError
 from aegan.models import build_model
 from aegan.training.checkpoint import load_checkpoint, restore
 
 CONFIG_FILE = "config.json"
+SPEC_FILE = "data_spec.json"
 
 
 def is_run(path: Path) -> bool:
@@ -63,6 +67,16 @@ def _first(codings):
     return codings[0] if isinstance(codings, tuple) else codings
 
 
+def read_spec(path: Path) -> DataSpec:
+    file = Path(path) / SPEC_FILE
+    if not file.is_file():
+        raise AeganError(f"{path} has no {SPEC_FILE} (a run folder from an older aegan): train it again")
+    try:
+        return DataSpec.from_dict(json.loads(file.read_text()))
+    except (json.JSONDecodeError, TypeError) as error:
+        raise AeganError(f"{file} is damaged ({error}): train the run again") from None
+
+
 class Run:
     """A trained run folder: its config, metrics and model (weights of the newest checkpoint)."""
 
@@ -76,10 +90,28 @@ class Run:
             self.config: RunConfig = config_from_dict(json.loads((self.path / CONFIG_FILE).read_text()))
         except json.JSONDecodeError as error:
             raise AeganError(f"{self.path / CONFIG_FILE} is damaged ({error})") from None
+        self.spec: DataSpec = read_spec(self.path)
         self.model = build_model(self.config.model)
         tensors, self.checkpoint = load_checkpoint(self.path / "checkpoints")
-        restore(tensors, self.checkpoint, self.model)
+        try:
+            restore(tensors, self.checkpoint, self.model)
+        except RuntimeError as error:  # load_state_dict: the weights are not of this config's model
+            first = str(error).strip().splitlines()[0]
+            raise AeganError(f"{self.path}: the checkpoint's weights do not fit the model that {CONFIG_FILE} "
+                             f"describes ({first}): restore the run's own {CONFIG_FILE}") from None
         self.model.eval()
+
+    def can(self, capability: str) -> bool:
+        """Whether this run's model family can `capability` (encode, reconstruct, sample, interpolate, score)."""
+        return capability in type(self.model).capabilities
+
+    def splits(self):
+        """The run's data, read again as it was for training (needs the data where it was)."""
+        from aegan.data.sources import load_splits
+
+        splits = load_splits(self.config.data, self.config.training.seed)
+        self.spec.check_compatible(splits.spec, f"data of {self.path}")
+        return splits
 
     @property
     def epoch(self) -> int:
@@ -101,28 +133,50 @@ class Run:
         path = self.path / "test.json"
         return json.loads(path.read_text()) if path.is_file() else None
 
-    def _batched(self, function, images, batch_size: int = 4096) -> np.ndarray:
-        """function over batches, each converted to float on its own (no float copy of the whole set)."""
-        array = np.asarray(images)
+    def to_model(self, samples) -> torch.Tensor:
+        """Samples as stored (uint8, or floats in the data's units; images of uint8 data may also be
+        floats already in [0, 1]) in the model's scale."""
+        tensor = samples if torch.is_tensor(samples) else torch.from_numpy(np.ascontiguousarray(samples))
+        if self.spec.scaling == "divide_255" and tensor.dtype != torch.uint8:
+            return tensor.to(torch.float32)  # already in [0, 1]
+        return self.spec.to_model(tensor)
+
+    def _check_shape(self, samples):
+        """`samples` of the run's sample shape; grayscale images may come without their channel axis."""
+        shape = tuple(np.shape(samples)[1:])
+        if self.spec.is_image and self.spec.channels == 1 and shape == tuple(self.spec.shape[1:]):
+            return samples[:, None]
+        if shape != tuple(self.spec.shape):
+            raise AeganError(f"samples of shape {list(shape)} given to {self.path}, which was trained on "
+                             f"{self.spec.describe()}: give samples of shape {list(self.spec.shape)}")
+        return samples
+
+    def _batched(self, function, samples, batch_size: int = 4096) -> np.ndarray:
+        """function over batches, each converted on its own (no float copy of the whole set)."""
+        samples = self._check_shape(samples)
         with torch.no_grad():
-            return torch.cat([function(images_to_tensor(array[i:i + batch_size]))
-                              for i in range(0, len(array), batch_size)]).numpy()
+            return torch.cat([function(self.to_model(samples[i:i + batch_size]))
+                              for i in range(0, len(samples), batch_size)]).numpy()
+
+    def _require(self, capability: str, command: str) -> None:
+        if not self.can(capability):
+            able = sorted(type(self.model).capabilities)
+            raise AeganError(f"{self.path} is a {self.config.model.kind} run, which cannot {command} "
+                             f"(it can: {', '.join(able)})")
 
     def _require_encoder(self, command: str) -> None:
-        if not callable(getattr(self.model, "encode", None)):
-            raise AeganError(f"{self.path} is a {self.config.model.kind} run, which has no encoder to {command} "
-                             "with: use `aegan sample` or `aegan interpolate` on it instead")
+        self._require("encode", f"{command} (it has no encoder)")
 
-    def encode(self, images) -> np.ndarray:
-        """Codings (N, coding_size) of uint8 or [0, 1] float images (a VAE: the posterior means)."""
+    def encode(self, samples) -> np.ndarray:
+        """Codings (N, coding_size) of samples as stored (a VAE: the posterior means)."""
         self._require_encoder("encode")
         encode = self.model.encode
-        return self._batched(lambda x: _first(encode(x)), images)
+        return self._batched(lambda x: _first(encode(x)).flatten(1), samples)
 
-    def reconstruct(self, images) -> np.ndarray:
-        """Reconstructions in [0, 1] of uint8 or [0, 1] float images."""
-        self._require_encoder("reconstruct")
-        return self._batched(self.model, images)
+    def reconstruct(self, samples) -> np.ndarray:
+        """Reconstructions in the data's own units (images of uint8 data: in [0, 1])."""
+        self._require("reconstruct", "reconstruct")
+        return self._batched(lambda x: self.spec.from_model(self.model(x)), samples)
 
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r}, preset={self.config.name!r}, epoch={self.epoch})"

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import gzip
 import os
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from aegan.data import idx
 from aegan.errors import AeganError
 
 CLASS_NAMES = (
@@ -22,7 +21,7 @@ FILES = {
     "test_images": "t10k-images-idx3-ubyte",
     "test_labels": "t10k-labels-idx1-ubyte",
 }
-IMAGES_MAGIC, LABELS_MAGIC = 2051, 2049  # 0x00000803 and 0x00000801: unsigned bytes, 3 or 1 dims
+IMAGES_MAGIC, LABELS_MAGIC = idx.IMAGES_MAGIC, idx.LABELS_MAGIC  # 0x00000803 and 0x00000801: unsigned bytes, 3 or 1 dims
 VALIDATION_SIZE = 5000  # the seed's split: X_train_full[:5000] is validation
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 HOW_TO_GET = (
@@ -80,31 +79,8 @@ def find_fashion_mnist(data_dir: str | os.PathLike | None = None) -> Path:
 
 
 def read_idx(path: Path, magic: int, item_shape: tuple[int, ...]) -> np.ndarray:
-    """One IDX file as uint8, checking its magic number, dimensions and length."""
-    try:
-        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-    except (EOFError, OSError, zlib.error) as error:
-        raise AeganError(f"{path} is damaged ({error}): download it again; {HOW_TO_GET}") from None
-    ndim = len(item_shape) + 1
-    if len(raw) < 4 + 4 * ndim:
-        raise AeganError(f"{path} is truncated ({len(raw)} bytes, no full IDX header): download it again")
-    found_magic = int.from_bytes(raw[:4], "big")
-    if found_magic != magic:
-        raise AeganError(
-            f"{path} has magic number {found_magic:#010x}, expected {magic:#010x}: "
-            "it is not this IDX file (images and labels swapped, or another format)"
-        )
-    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    if tuple(dims[1:]) != item_shape:
-        raise AeganError(f"{path} holds items of shape {tuple(dims[1:])}, expected {item_shape}")
-    offset = 4 + 4 * ndim
-    expected = dims[0] * int(np.prod(item_shape))
-    if len(raw) - offset != expected:
-        raise AeganError(
-            f"{path} is truncated or padded: {len(raw) - offset} data bytes, the header "
-            f"promises {expected} ({dims[0]} items); download it again"
-        )
-    return np.frombuffer(raw, dtype=np.uint8, offset=offset).reshape(dims[0], *item_shape)
+    """One IDX file as uint8, checking its magic number, dimensions and length (aegan.data.idx)."""
+    return idx.read_idx(path, magic, item_shape, how_to_get=HOW_TO_GET)
 
 
 def load_fashion_mnist(data_dir: str | os.PathLike | None = None) -> FashionMNIST:

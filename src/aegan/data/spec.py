@@ -101,8 +101,9 @@ class DataSpec:
     def to_model(self, batch) -> torch.Tensor:
         """Stored samples (a numpy array or tensor, uint8 or float) as the model's float32 inputs."""
         tensor = batch if torch.is_tensor(batch) else torch.from_numpy(np.ascontiguousarray(batch))
-        if tensor.dtype == torch.uint8 and self.scaling == "divide_255":
-            return tensor.to(torch.float32).div_(255.0)
+        if self.scaling == "divide_255":
+            scaled = tensor.to(torch.float32)
+            return scaled.div_(255.0) if scaled is not tensor else scaled / 255.0
         tensor = tensor.to(torch.float32)
         if self.scaling == "standardize":
             mean, std = self._stats(tensor)

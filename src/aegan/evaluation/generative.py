@@ -11,12 +11,22 @@ All take (N, D) feature arrays of real and generated samples and work in float64
   sample (over k), and the share of real balls that hold at least one.
 - class coverage: the histogram of classes a classifier gives N samples, its KL divergence to a
   reference histogram and to uniform, and the classes that get at least 10% of N / classes.
+
+`generative_report` measures a model's samples with all of them in the feature space of a
+classifier trained on the run's own labelled training images (evaluation/classifier.py), each
+beside its floor: the same metric for as many real training samples against the test split,
+what a perfect generator of the training distribution would score with this classifier and
+this many samples.
 """
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import torch
+
+from aegan.evaluation.classifier import load_feature_classifier, predict
 
 
 def fid(real: np.ndarray, fake: np.ndarray) -> float:
@@ -73,9 +83,14 @@ def manifold_metrics(real: np.ndarray, fake: np.ndarray, k_precision: int = 3, k
             "coverage": torch.cat(covered).double().mean().item()}
 
 
-def class_coverage(predicted: np.ndarray, reference: np.ndarray, num_classes: int = 10,
+def class_coverage(predicted: np.ndarray, reference: np.ndarray, num_classes: int | None = None,
                    eps: float = 1e-10) -> dict:
-    """The class histogram of `predicted`, compared with that of `reference` and with uniform."""
+    """The class histogram of `predicted`, compared with that of `reference` and with uniform.
+
+    `num_classes` defaults to one more than the largest class in either."""
+    predicted, reference = np.asarray(predicted), np.asarray(reference)
+    if num_classes is None:
+        num_classes = int(max(predicted.max(initial=0), reference.max(initial=0))) + 1
     counts = np.bincount(predicted, minlength=num_classes).astype(np.float64)
     p = counts / counts.sum()
     q = np.bincount(reference, minlength=num_classes).astype(np.float64)
@@ -99,10 +114,71 @@ def classifier_score(probabilities: np.ndarray, eps: float = 1e-12) -> float:
 
 def generative_metrics(real_features, real_classes, fake_features, fake_probabilities, reference_classes,
                        seed: int = 0) -> dict:
-    """Every metric of this module for one set of generated samples against real ones."""
+    """Every metric of this module for one set of generated samples against real ones; the
+    classes are the columns of `fake_probabilities`."""
     kid_mean, kid_std = kid(real_features, fake_features, seed=seed)
     result = {"fid": fid(real_features, fake_features), "kid": kid_mean, "kid_std": kid_std}
     result.update(manifold_metrics(real_features, fake_features))
     result["classifier_score"] = classifier_score(fake_probabilities)
-    result.update(class_coverage(np.asarray(fake_probabilities).argmax(axis=1), reference_classes))
+    probabilities = np.asarray(fake_probabilities)
+    result.update(class_coverage(probabilities.argmax(axis=1), reference_classes, num_classes=probabilities.shape[1]))
     return result
+
+
+# --- a model's report -------------------------------------------------------------------------
+
+METRICS = "FID, KID, precision, recall, density, coverage and class coverage"
+NO_LABELS = (f"skipped: {METRICS} need a feature classifier trained on class labels (give one subfolder "
+             "per class, data.label_column or labels in the data)")
+NOT_IMAGES = f"skipped: {METRICS} need a feature classifier of images, and this data holds {{what}} samples"
+
+_FLOORS: dict = {}  # the floor depends on the data and the classifier only: computed once per process
+
+
+def skip_reason(spec, train, test) -> str:
+    """Why the generative metrics cannot be measured on this data ("" when they can)."""
+    if not spec.is_image:
+        return NOT_IMAGES.format(what=spec.layout)
+    if not spec.has_labels or train.labels is None or test.labels is None:
+        return NO_LABELS
+    return ""
+
+
+def generative_report(sample, train, test, spec, n: int = 10000, log=print, recipe: dict | None = None) -> dict:
+    """Metrics of `n` samples against the test split, each with its floor.
+
+    `sample(n, seed)` returns n generated samples in model space, shape (n, *spec.shape);
+    `train` and `test` are the run's Splits; `recipe` overrides the classifier's RECIPE.
+    Data without labels, or not images, gives {"generative_metrics": "skipped: ..."}.
+    """
+    reason = skip_reason(spec, train, test)
+    if reason:
+        log(f"generative metrics {reason}")
+        return {"generative_metrics": reason}
+    classifier, info = load_feature_classifier(train.samples, train.labels, test.samples, test.labels, spec,
+                                               log=log, recipe=recipe)
+    count = min(n, len(test), len(train))
+    test_features, _ = predict(classifier, test.samples, spec, count=count)
+    test_classes = np.asarray(test.labels[:count])
+    fake_features, fake_probabilities = predict(classifier, sample(n, 0))
+    result = generative_metrics(test_features.numpy(), test_classes, fake_features.numpy(),
+                                fake_probabilities.numpy(), test_classes)
+    floor = _floor(classifier, info, train, spec, count, test_features.numpy(), test_classes)
+    report = {"samples": n, "feature_classifier_test_accuracy": info["test_accuracy"],
+              "feature_classifier_recipe": info["recipe"]}
+    for key, value in result.items():
+        report[key] = value
+        if key != "class_histogram":
+            report[f"{key}_floor"] = floor[key]
+    return report
+
+
+def _floor(classifier, info: dict, train, spec, count: int, test_features: np.ndarray,
+           test_classes: np.ndarray) -> dict:
+    """The metrics of the first `count` training samples against the test features."""
+    key = (info["weights_sha256"], count, hashlib.sha256(test_features.tobytes()).hexdigest())
+    if key not in _FLOORS:
+        train_features, train_probabilities = predict(classifier, train.samples, spec, count=count)
+        _FLOORS[key] = generative_metrics(test_features, test_classes, train_features.numpy(),
+                                          train_probabilities.numpy(), test_classes)
+    return _FLOORS[key]

@@ -2,10 +2,10 @@
 a trained autoencoder's encoder (frozen first, then fine-tuned).
 
 Both classifiers are the same network: the run's encoder, then Dense 20 selu and a softmax
-over the 10 classes (the seed notebook's head). "scratch" starts from a fresh initialisation of
-the encoder; "reused" starts from the run's trained weights (a copy: the run is not changed),
-trains the head with the encoder frozen, then unfreezes everything at a tenth of the learning
-rate. Scratch trains for as many steps as the two phases together.
+over the data's classes (the seed notebook's head). "scratch" starts from a fresh
+initialisation of the encoder; "reused" starts from the run's trained weights (a copy: the run
+is not changed), trains the head with the encoder frozen, then unfreezes everything at a tenth
+of the learning rate. Scratch trains for as many steps as the two phases together.
 """
 
 from __future__ import annotations
@@ -19,16 +19,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from aegan.models import build_model
-from aegan.runs import images_to_tensor
 
 
 class EncoderClassifier(nn.Module):
-    """An autoencoder's encoder (its codings; a VAE's posterior means) + Dense 20 selu + Dense 10."""
+    """An autoencoder's encoder (its codings; a VAE's posterior means) + Dense 20 selu + Dense num_classes."""
 
-    def __init__(self, autoencoder: nn.Module, coding_dimensions: int, hidden_units: int = 20):
+    def __init__(self, autoencoder: nn.Module, coding_dimensions: int, num_classes: int, hidden_units: int = 20):
         super().__init__()
         self.autoencoder = autoencoder
-        self.head = nn.Sequential(nn.Linear(coding_dimensions, hidden_units), nn.SELU(), nn.Linear(hidden_units, 10))
+        self.head = nn.Sequential(nn.Linear(coding_dimensions, hidden_units), nn.SELU(),
+                                  nn.Linear(hidden_units, num_classes))
 
     def encoder_parameters(self) -> list[nn.Parameter]:
         return list(self.autoencoder.parameters())
@@ -39,13 +39,17 @@ class EncoderClassifier(nn.Module):
         return self.head(codings.flatten(1))
 
 
-def build_classifier(run_model: nn.Module, model_config, reuse: bool, seed: int) -> EncoderClassifier:
-    """The classifier on a copy of the run's trained model (reuse) or on a fresh one."""
+def build_classifier(run_model: nn.Module, model_config, reuse: bool, seed: int, sample_shape: tuple[int, ...],
+                     num_classes: int) -> EncoderClassifier:
+    """The classifier on a copy of the run's trained model (reuse) or on a fresh one; the coding
+    size comes from encoding one zero sample of `sample_shape`."""
+    if not getattr(model_config, "resolved", True):  # "from the data" sizes: the run's model has them
+        model_config = run_model.config
     torch.manual_seed(seed)
     autoencoder = copy.deepcopy(run_model) if reuse else build_model(model_config)
     with torch.no_grad():
-        coding_dimensions = _codings(autoencoder, torch.zeros(1, 28, 28)).shape[1]
-    return EncoderClassifier(autoencoder, coding_dimensions)
+        coding_dimensions = _codings(autoencoder, torch.zeros(1, *sample_shape)).shape[1]
+    return EncoderClassifier(autoencoder, coding_dimensions, num_classes)
 
 
 def _codings(autoencoder: nn.Module, images: torch.Tensor) -> torch.Tensor:
@@ -67,40 +71,59 @@ def _fit(model: EncoderClassifier, parameters, images, labels, epochs: int, lear
             optimizer.step()
 
 
+def _unit_scaled(batch) -> torch.Tensor:
+    """Without a DataSpec: uint8 samples / 255, floats as they are."""
+    tensor = batch.clone() if torch.is_tensor(batch) else torch.from_numpy(np.array(batch))
+    return tensor.float().div_(255.0) if tensor.dtype == torch.uint8 else tensor.float()
+
+
 @torch.no_grad()
-def accuracy(model: EncoderClassifier, images: torch.Tensor, labels: np.ndarray, batch_size: int = 2500) -> float:
+def accuracy(model: EncoderClassifier, samples, labels: np.ndarray, to_model=_unit_scaled,
+             batch_size: int = 2500) -> float:
+    """Accuracy on stored samples, converted to model inputs with `to_model` one batch at a time."""
     model.eval()
-    predictions = torch.cat([model(images[i:i + batch_size]).argmax(1) for i in range(0, len(images), batch_size)])
-    return float((predictions.numpy() == labels).mean())
+    predictions = torch.cat([model(to_model(samples[np.arange(i, min(i + batch_size, len(samples)))])).argmax(1)
+                             for i in range(0, len(samples), batch_size)])
+    return float((predictions.numpy() == np.asarray(labels)).mean())
 
 
 def few_label_experiment(run_model: nn.Module, model_config, train: tuple, valid: tuple, test: tuple,
                          labels: int = 500, seed: int = 0, epochs: int = 20, learning_rate: float = 1e-3,
-                         batch_size: int = 32, on_phase=None) -> dict:
+                         batch_size: int = 32, on_phase=None, spec=None, num_classes: int | None = None) -> dict:
     """Validation and test accuracy of scratch, reused-frozen and reused-fine-tuned for one seed.
 
-    `train`, `valid`, `test` are (uint8 images, labels); `labels` training images are drawn at
-    random (by `seed`) as the only labelled ones. `on_phase(name, classifier)`, if given, is
-    called after each phase ("scratch", "frozen", "fine_tuned").
+    `train`, `valid`, `test` are (stored samples, labels); `labels` training samples are drawn at
+    random (by `seed`) as the only labelled ones. With `spec` (the data's DataSpec) stored samples
+    are converted with spec.to_model and the classes are spec's; without, samples are model inputs
+    already (uint8 ones are divided by 255). `num_classes` defaults to spec's, else to one more
+    than the largest label. `on_phase(name, classifier)`, if given, is called after each phase
+    ("scratch", "frozen", "fine_tuned").
     """
     on_phase = on_phase or (lambda name, model: None)
+    to_model = spec.to_model if spec is not None else _unit_scaled
+    sample_shape = tuple(spec.shape) if spec is not None else tuple(np.shape(train[0])[1:])
+    if num_classes is None:
+        num_classes = (spec.num_classes if spec is not None and spec.has_labels
+                       else 1 + int(max(np.max(np.asarray(split[1])) for split in (train, valid, test))))
     chosen = np.random.default_rng(seed).choice(len(train[0]), size=labels, replace=False)
-    images = images_to_tensor(train[0][chosen])
-    targets = torch.from_numpy(train[1][chosen].astype(np.int64))
-    valid_images, test_images = images_to_tensor(valid[0]), images_to_tensor(test[0])
+    images = to_model(train[0][chosen])
+    targets = torch.from_numpy(np.asarray(train[1])[chosen].astype(np.int64))
 
     def scores(model, name):
-        return {f"{name}_valid_accuracy": accuracy(model, valid_images, valid[1]),
-                f"{name}_test_accuracy": accuracy(model, test_images, test[1])}
+        return {f"{name}_valid_accuracy": accuracy(model, valid[0], valid[1], to_model),
+                f"{name}_test_accuracy": accuracy(model, test[0], test[1], to_model)}
+
+    def classifier(reuse: bool) -> EncoderClassifier:
+        return build_classifier(run_model, model_config, reuse, seed, sample_shape, num_classes)
 
     result = {"seed": seed, "labels": labels}
-    scratch = build_classifier(run_model, model_config, reuse=False, seed=seed)
+    scratch = classifier(reuse=False)
     _fit(scratch, scratch.parameters(), images, targets, 2 * epochs, learning_rate, batch_size,
          torch.Generator().manual_seed(seed))
     result.update(scores(scratch, "scratch"))
     on_phase("scratch", scratch)
 
-    reused = build_classifier(run_model, model_config, reuse=True, seed=seed)
+    reused = classifier(reuse=True)
     for parameter in reused.encoder_parameters():
         parameter.requires_grad_(False)
     _fit(reused, reused.head.parameters(), images, targets, epochs, learning_rate, batch_size,

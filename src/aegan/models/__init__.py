@@ -1,11 +1,18 @@
-"""Model families. MODEL_KINDS maps a config's `model.kind` to (config class, model class)."""
+"""Model families: the one registry, used by the config, the CLI, the API and run loading.
+
+Each family is a model class that declares what it can do (`capabilities`: encode,
+reconstruct, sample, interpolate, score), which loop trains it (`training_loop`) and which
+evaluations apply (`evaluations`); its config dataclass sits beside it and resolves itself
+for the data (`for_data(spec)`). Adding a family: its file, a preset, a line below, its tests.
+"""
 
 from aegan.models.autoencoders import DenseAutoencoder, DenseAutoencoderConfig
-from aegan.models.gan import GAN, DCGANConfig, GANConfig
 from aegan.models.conv_autoencoder import ConvAutoencoder, ConvAutoencoderConfig
+from aegan.models.gan import GAN, DCGANConfig, GANConfig
 from aegan.models.recurrent_autoencoder import RecurrentAutoencoder, RecurrentAutoencoderConfig
 from aegan.models.vae import ConvVAEConfig, ConvVariationalAutoencoder, VAEConfig, VariationalAutoencoder
 
+# model.kind -> (config class, model class)
 MODEL_KINDS = {
     "dense_ae": (DenseAutoencoderConfig, DenseAutoencoder),
     "conv_ae": (ConvAutoencoderConfig, ConvAutoencoder),
@@ -15,20 +22,21 @@ MODEL_KINDS = {
     "gan": (GANConfig, GAN),
     "dcgan": (DCGANConfig, GAN),
 }
+FAMILIES = {kind: model for kind, (_, model) in MODEL_KINDS.items()}
 
 
 def build_model(config):
-    """The model for a model config dataclass (any value of MODEL_KINDS)."""
+    """The model for a resolved model config (config.for_data(spec))."""
     return MODEL_KINDS[config.kind][1](config)
 
 
 def can_sample(model) -> bool:
-    """Whether the model generates new images from the prior (`model.sample(n, generator)`)."""
-    return callable(getattr(model, "sample", None))
+    """Whether the model generates new samples from the prior."""
+    return "sample" in type(model).capabilities
 
 
 __all__ = [
-    "GAN", "DCGANConfig", "GANConfig", "MODEL_KINDS", "ConvAutoencoder", "ConvAutoencoderConfig", "RecurrentAutoencoder",
-    "RecurrentAutoencoderConfig", "ConvVAEConfig", "ConvVariationalAutoencoder", "DenseAutoencoder",
-    "DenseAutoencoderConfig", "VAEConfig", "VariationalAutoencoder", "build_model", "can_sample",
+    "FAMILIES", "GAN", "DCGANConfig", "GANConfig", "MODEL_KINDS", "ConvAutoencoder", "ConvAutoencoderConfig",
+    "RecurrentAutoencoder", "RecurrentAutoencoderConfig", "ConvVAEConfig", "ConvVariationalAutoencoder",
+    "DenseAutoencoder", "DenseAutoencoderConfig", "VAEConfig", "VariationalAutoencoder", "build_model", "can_sample",
 ]

@@ -1,7 +1,13 @@
-"""Dense autoencoders: stacked, linear (PCA), tied, denoising and sparse, in any combination."""
+"""Dense autoencoders: stacked, linear (PCA), tied, denoising and sparse, in any combination.
+
+Also the helpers every model config uses to take the data's description (a DataSpec):
+`input_shape` and the reconstruction loss are read from the data by `config.for_data(spec)`
+unless the config sets them.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -17,16 +23,92 @@ RECONSTRUCTION_LOSSES = ("binary_crossentropy", "mse")
 NOISES = ("none", "gaussian", "dropout")
 SPARSITIES = ("none", "l1", "kl")
 
+# What a model can do and how it trains: the API asks these class attributes, not the class.
+AUTOENCODER_CAPABILITIES = frozenset({"encode", "reconstruct", "score"})
+
+
+# --- the data's description: shared by every model config ---------------------------------------
+
+def data_input_shape(config, spec) -> tuple[int, ...]:
+    """The sample shape a model of `config` takes on data described by `spec` (a DataSpec).
+
+    An empty model.input_shape means "from the data". A shape the config sets must hold as
+    many values as the data's samples (older configs wrote [28, 28] for 1x28x28 images);
+    the data's own shape is used.
+    """
+    shape = tuple(int(s) for s in spec.shape)
+    given = tuple(config.input_shape)
+    if given and given != shape and math.prod(given) != math.prod(shape):
+        raise AeganError(
+            f"model.input_shape={list(given)} does not match the data's samples ({spec.describe()}): "
+            f"remove model.input_shape (the shape is read from the data), or give samples of shape {list(given)}")
+    return shape
+
+
+def data_values(spec) -> str:
+    """How the model sees the data's values, for messages."""
+    if spec.scaling == "standardize":
+        return f"{spec.describe()}, standardised (data.scaling='standardize')"
+    low, high = spec.value_range
+    return f"{spec.describe()} with values in [{low:g}, {high:g}]"
+
+
+def data_reconstruction_loss(loss: str, spec) -> str:
+    """'auto' -> binary cross-entropy for data in [0, 1], MSE otherwise; BCE on other data is an error."""
+    if loss == "auto":
+        return "binary_crossentropy" if spec.unit_range else "mse"
+    if loss == "binary_crossentropy" and not spec.unit_range:
+        raise AeganError(
+            f"model.reconstruction_loss='binary_crossentropy' needs data in [0, 1], but the data is "
+            f"{data_values(spec)}: set model.reconstruction_loss='mse' (or 'auto'), or a data.scaling "
+            "that maps it to [0, 1] (divide_255 for 0-255 values)")
+    return loss
+
+
+def require_image_layout(kind: str, spec, dense_preset: str) -> None:
+    if not spec.is_image:
+        raise AeganError(f"{kind} needs images (channels, height, width), but the data is {spec.describe()} "
+                         f"({spec.layout} layout): use a dense preset such as {dense_preset}, which takes any shape")
+
+
+def require_resolved(config) -> None:
+    """Models are built from a config resolved by for_data (the shape and losses of the data)."""
+    if not config.resolved:
+        unset = [f"model.{name}" for name, value in (
+            ("input_shape", tuple(getattr(config, "input_shape", ()))),
+            ("reconstruction_loss", getattr(config, "reconstruction_loss", None)),
+            ("output_activation", getattr(config, "output_activation", None)))
+            if value in ((), "auto")]
+        raise AeganError(f"{config.kind} model: {', '.join(unset) or 'the config'} not resolved from the data: "
+                         "call config.for_data(spec) first")
+
+
+def check_input_shape(config, dims: tuple[int, ...] = ()) -> None:
+    """__post_init__: input_shape is () (from the data) or positive sizes (of a length in `dims`)."""
+    shape = tuple(config.input_shape)
+    if any(size <= 0 for size in shape):
+        raise AeganError(f"model.input_shape={list(shape)}: expected positive sizes, or [] to read it from the data")
+    if shape and dims and len(shape) not in dims:
+        raise AeganError(f"model.input_shape={list(shape)}: {config.kind} expects "
+                         f"{' or '.join(str(d) for d in dims)} sizes, or [] to read it from the data")
+
+
+def check_reconstruction_loss(loss: str) -> None:
+    if loss not in ("auto", *RECONSTRUCTION_LOSSES):
+        raise AeganError(f"model.reconstruction_loss={loss!r}: expected one of "
+                         f"{', '.join(repr(c) for c in ('auto', *RECONSTRUCTION_LOSSES))}")
+
 
 @dataclass(frozen=True)
 class DenseAutoencoderConfig:
     kind: str = "dense_ae"
-    input_shape: tuple[int, ...] = (28, 28)
+    input_shape: tuple[int, ...] = ()  # () = the data's sample shape (for_data); any shape, flattened
     hidden_sizes: tuple[int, ...] = (100,)
     coding_size: int = 30
     activation: str = "selu"
-    # binary_crossentropy: sigmoid outputs, inputs in [0, 1]; mse: linear outputs
-    reconstruction_loss: str = "binary_crossentropy"
+    # binary_crossentropy: sigmoid outputs, inputs in [0, 1]; mse: linear outputs;
+    # auto: binary_crossentropy for data in [0, 1], mse otherwise
+    reconstruction_loss: str = "auto"
     coding_activation: str = ""  # the coding layer's activation; "" = `activation`
     output_activation: str = ""  # "" = sigmoid for binary_crossentropy, linear for mse
     tied: bool = False  # decoder reuses the transposed encoder weights, with its own biases
@@ -37,11 +119,9 @@ class DenseAutoencoderConfig:
     sparsity_target: float = 0.1
 
     def __post_init__(self):
-        for name in ("input_shape", "hidden_sizes"):
-            if any(size <= 0 for size in getattr(self, name)):
-                raise AeganError(f"model.{name}={list(getattr(self, name))}: expected positive sizes")
-        if not self.input_shape:
-            raise AeganError("model.input_shape=[]: expected at least one dimension, e.g. [28, 28]")
+        check_input_shape(self)
+        if any(size <= 0 for size in self.hidden_sizes):
+            raise AeganError(f"model.hidden_sizes={list(self.hidden_sizes)}: expected positive sizes")
         if self.coding_size <= 0:
             raise AeganError(f"model.coding_size={self.coding_size}: expected a positive whole number")
         if self.activation not in ACTIVATIONS:
@@ -57,11 +137,16 @@ class DenseAutoencoderConfig:
             raise AeganError("model.sparsity_weight must be >= 0 and model.sparsity_target in (0, 1)")
         if self.sparsity == "kl" and self.coding_activation != "sigmoid":
             raise AeganError("model.sparsity='kl' needs activations in [0, 1]: set model.coding_activation='sigmoid'")
-        if self.reconstruction_loss not in RECONSTRUCTION_LOSSES:
-            raise AeganError(
-                f"model.reconstruction_loss={self.reconstruction_loss!r}: "
-                f"expected one of {', '.join(RECONSTRUCTION_LOSSES)}"
-            )
+        check_reconstruction_loss(self.reconstruction_loss)
+
+    @property
+    def resolved(self) -> bool:
+        return bool(self.input_shape) and self.reconstruction_loss != "auto"
+
+    def for_data(self, spec) -> "DenseAutoencoderConfig":
+        """This config with the data's sample shape and, unless set, its reconstruction loss."""
+        return dataclasses.replace(self, input_shape=data_input_shape(self, spec),
+                                   reconstruction_loss=data_reconstruction_loss(self.reconstruction_loss, spec))
 
 
 def glorot_uniform_(linear: nn.Linear) -> nn.Linear:
@@ -92,8 +177,13 @@ class DenseAutoencoder(nn.Module):
     cross-entropy model; `decode_logits` returns the last layer's pre-activation.
     """
 
+    capabilities = AUTOENCODER_CAPABILITIES
+    training_loop = "autoencoder"
+    evaluations = ("reconstruction", "representation", "sparsity", "pca")
+
     def __init__(self, config: DenseAutoencoderConfig):
         super().__init__()
+        require_resolved(config)
         self.config = config
         self.input_size = math.prod(config.input_shape)
         down = [self.input_size, *config.hidden_sizes, config.coding_size]

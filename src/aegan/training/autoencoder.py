@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 from typing import Callable
@@ -10,47 +11,48 @@ from typing import Callable
 import torch
 from tqdm.auto import tqdm
 
-from aegan.training import fast_conv, fast_dense, fast_vae
+from aegan.data.batches import Batches
+from aegan.errors import AeganError
+from aegan.files import atomic_write_json
 from aegan.training.checkpoint import save_checkpoint
 from aegan.training.optimizers import build_optimizer
 
 
 @torch.no_grad()
-def evaluate_reconstruction(model, images: torch.Tensor, batch_size: int = 2500,
+def evaluate_reconstruction(model, images: Batches | torch.Tensor, batch_size: int = 2500,
                             rounded: bool = True) -> dict[str, float]:
-    """Mean loss and, with `rounded`, rounded accuracy (round(x) == round(x_hat)) on float inputs."""
+    """Mean loss and, with `rounded`, rounded accuracy (round(x) == round(x_hat)): data in [0, 1] only."""
+    batches = images if isinstance(images, Batches) else Batches(images, None)
     was_training = model.training
     model.eval()
-    loss_sum = torch.zeros((), dtype=torch.float64, device=images.device)
-    correct = torch.zeros((), dtype=torch.float64, device=images.device)
-    for start in range(0, len(images), batch_size):
-        x = images[start:start + batch_size]
+    device = next(model.parameters()).device
+    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+    correct = torch.zeros((), dtype=torch.float64, device=device)
+    for x in batches.in_order(batch_size):
         loss_sum += model.loss_terms(x)["loss"].double() * len(x)
         if rounded:
             correct += (torch.round(model(x)).view_as(x) == torch.round(x)).double().mean(
                 dim=tuple(range(1, x.dim()))).sum()
     model.train(was_training)
-    result = {"loss": (loss_sum / len(images)).item()}
+    result = {"loss": (loss_sum / len(batches)).item()}
     if rounded:
-        result["rounded_accuracy"] = (correct / len(images)).item()
+        result["rounded_accuracy"] = (correct / len(batches)).item()
     return result
 
 
-def make_train_step(model, training, optimizer) -> Callable[[torch.Tensor], torch.Tensor]:
-    """A function that takes one optimisation step on a batch and returns its summed loss.
+def make_train_step(model, training, optimizer) -> tuple[Callable[[torch.Tensor], torch.Tensor], str]:
+    """(a function that takes one optimisation step on a batch and returns its summed loss, its name).
 
-    With training.fast_path on, the hand-derived step of fast_dense is used where it applies
-    (it updates the same parameters as the optimizer would, so checkpoints are the same), and
-    fast_vae's for the dense VAE (RMSprop on the optimizer's own state), and fast_conv's step
-    for the convolutional autoencoder (same math, the torch optimizer).
+    training/fast_steps.py chooses a hand-derived step where one applies (same results, faster);
+    otherwise this plain autograd step.
     """
-    if training.fast_path and fast_dense.supports(model, training):
-        fast_step = fast_dense.FastDenseSGD(model, training.learning_rate)
-        return lambda x: fast_step(x.view(len(x), -1))
-    if fast_vae.supports(model, training):
-        return fast_vae.make_vae_step(model, optimizer)
-    if fast_conv.supports_autoencoder(model, training):
-        return fast_conv.make_autoencoder_step(model, optimizer)
+    from aegan.training.fast_steps import select_autoencoder_step
+
+    return select_autoencoder_step(model, training, optimizer)
+
+
+def autograd_step(model, optimizer) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The plain step: loss_terms, backward, the optimizer's step; returns the summed loss."""
 
     def step(x: torch.Tensor) -> torch.Tensor:
         optimizer.zero_grad(set_to_none=True)
@@ -62,20 +64,22 @@ def make_train_step(model, training, optimizer) -> Callable[[torch.Tensor], torc
     return step
 
 
-def run_epoch(step, images: torch.Tensor, batch_size: int, shuffle: torch.Generator,
+def run_epoch(step, images: Batches | torch.Tensor, batch_size: int, shuffle: torch.Generator,
               bar=None, max_steps: int | None = None) -> torch.Tensor:
     """One pass over `images` in a fresh random order; the summed loss stays on the device."""
-    permutation = torch.randperm(len(images), generator=shuffle).to(images.device)
-    loss_sum = torch.zeros((), dtype=torch.float64, device=images.device)
-    num_steps = -(-len(images) // batch_size)
-    for index in range(num_steps if max_steps is None else min(max_steps, num_steps)):
-        loss_sum += step(images.index_select(0, permutation[index * batch_size:(index + 1) * batch_size]))
+    batches = images if isinstance(images, Batches) else Batches(images, None, device=images.device)
+    permutation = torch.randperm(len(batches), generator=shuffle)
+    loss_sum = None
+    num_steps = -(-len(batches) // batch_size)
+    for x, _ in batches.epoch(permutation, batch_size, num_steps if max_steps is None else min(max_steps, num_steps)):
+        total = step(x)
+        loss_sum = total.double() if loss_sum is None else loss_sum + total
         if bar is not None:
             bar.update()
-    return loss_sum
+    return loss_sum if loss_sum is not None else torch.zeros((), dtype=torch.float64)
 
 
-def train_autoencoder(model, config, train_images: torch.Tensor, valid_images: torch.Tensor,
+def train_autoencoder(model, config, train_images: Batches | torch.Tensor, valid_images: Batches | torch.Tensor,
                       run_dir: Path, shuffle: torch.Generator, start_epoch: int = 0,
                       optimizer=None, progress: bool = True, rounded: bool = True,
                       log: Callable[[str], None] = print) -> list[dict]:
@@ -87,8 +91,13 @@ def train_autoencoder(model, config, train_images: torch.Tensor, valid_images: t
     if optimizer is None:
         optimizer = build_optimizer(training.optimizer, model.parameters(), training.learning_rate,
                                     training.momentum)
-    step = make_train_step(model, training, optimizer)
-    steps_per_epoch = -(-len(train_images) // training.batch_size)
+    step, step_name = make_train_step(model, training, optimizer)
+    log(f"training step: {step_name}")
+    record_step(run_dir, step_name)
+    count = len(train_images)
+    values_per_epoch = count * math.prod(train_images.sample_shape if isinstance(train_images, Batches)
+                                         else train_images.shape[1:])
+    steps_per_epoch = -(-count // training.batch_size)
     history = []
     model.train()
     for epoch in range(start_epoch + 1, training.num_epochs + 1):
@@ -96,15 +105,16 @@ def train_autoencoder(model, config, train_images: torch.Tensor, valid_images: t
         with tqdm(total=steps_per_epoch, desc=f"epoch {epoch}/{training.num_epochs}", leave=False,
                   disable=not progress, mininterval=0.5, unit="step") as bar:
             loss_sum = run_epoch(step, train_images, training.batch_size, shuffle, bar)
-            loss = loss_sum.item() / train_images.numel()
+            loss = loss_sum.item() / values_per_epoch
         seconds = time.perf_counter() - start_time
         validation = evaluate_reconstruction(model, valid_images, rounded=rounded)
+        check_finite(epoch, {"loss": loss, "val_loss": validation["loss"]}, training)
         record = {"epoch": epoch, "loss": loss, "val_loss": validation["loss"]}
         if rounded:
             record["val_rounded_accuracy"] = validation["rounded_accuracy"]
         record["seconds"] = round(seconds, 4)
         with open(run_dir / "metrics.jsonl", "a") as handle:
-            handle.write(json.dumps(record) + "\n")
+            handle.write(json.dumps(record, allow_nan=False) + "\n")
         save_checkpoint(run_dir / "checkpoints", epoch, epoch * steps_per_epoch, model, optimizer,
                         {"shuffle": shuffle}, metrics=record)
         history.append(record)
@@ -112,3 +122,22 @@ def train_autoencoder(model, config, train_images: torch.Tensor, valid_images: t
         log(f"epoch {epoch}/{training.num_epochs}  loss {record['loss']:.4f}  "
             f"val_loss {record['val_loss']:.4f}{accuracy}  {seconds:.2f} s")
     return history
+
+
+def check_finite(epoch: int, values: dict[str, float], training) -> None:
+    """Stop before a non-finite loss reaches the metrics or a checkpoint (the last good one stays)."""
+    bad = [name for name, value in values.items() if not math.isfinite(value)]
+    if bad:
+        raise AeganError(f"training diverged in epoch {epoch}: {bad[0]} is {values[bad[0]]}; the run keeps its last "
+                         f"good checkpoint. Lower training.learning_rate (now {training.learning_rate:g}) and train "
+                         "again")
+
+
+def record_step(run_dir: Path, name: str) -> None:
+    """Note in RUN/run.json which training step ran (a hand-derived fast step or autograd)."""
+    path = run_dir / "run.json"
+    info = json.loads(path.read_text()) if path.is_file() else {}
+    info.setdefault("training_steps", [])
+    if name not in info["training_steps"]:
+        info["training_steps"].append(name)
+    atomic_write_json(path, info)

@@ -19,7 +19,8 @@ below removes one cause without changing what is computed, and was kept only whe
   state with torch.rand, 1.7x faster (8% a step).
 * DCGAN, single-plane convolutions: oneDNN runs the layers that read or write a one-channel
   image (the discriminator's first convolution, the generator's last transposed one) at
-  2-5 GFLOP/s. `PlaneConv2d` and `PlaneConvTranspose2d` write their gradients and the
+  2-5 GFLOP/s. (Only those of grayscale images, and only where stride, padding and output
+  padding are the same for height and width: other layers run as torch's.) `PlaneConv2d` and `PlaneConvTranspose2d` write their gradients and the
   transposed forward as GEMMs over the image's windows: 1.5-2x faster per layer, 2-5% a step.
   (For the autoencoder's smaller such layers they are not faster, so it does not use them.)
 
@@ -199,7 +200,9 @@ def run_layers(layers, x: torch.Tensor) -> torch.Tensor:
 # --- the convolutional autoencoder ----------------------------------------------------------
 
 def supports_autoencoder(model, training) -> bool:
-    """Whether `model` (with `training`, a TrainingConfig) can take the fast step."""
+    """Whether `model` (with `training`, a TrainingConfig) can take the fast step: the conv
+    autoencoder on the CPU, any image shape and either reconstruction loss (it runs the model's
+    own layers; only the order of pooling and SELU changes)."""
     from aegan.models.conv_autoencoder import ConvAutoencoder
 
     if not training.fast_path or type(model) is not ConvAutoencoder:
@@ -216,13 +219,13 @@ def supports_autoencoder(model, training) -> bool:
 def autoencoder_loss(model, x: torch.Tensor) -> torch.Tensor:
     """model.loss_terms(x)["loss"], pooling before SELU."""
     n = len(x)
-    h = model.noise(x).reshape(n, 1, *model.config.input_shape)
+    h = model.noise(x).reshape(n, *model.config.input_shape)  # (N, C, H, W)
     encoder = list(model.encoder)
     for conv, activation, pool in (encoder[i:i + 3] for i in range(0, len(encoder), 3)):
         h = activation(pool(conv(h)))  # = pool(activation(conv(h))): SELU is increasing
     # (encode() flattens the codings and decode_logits() reshapes them back: h as it is.)
     logits = model.decoder(h).reshape(n, -1)
-    return F.binary_cross_entropy_with_logits(logits, x.reshape(n, -1))
+    return model.loss_from_logits(logits, x.reshape(n, -1))
 
 
 def make_autoencoder_step(model, optimizer):
@@ -247,7 +250,8 @@ def make_autoencoder_step(model, optimizer):
 # --- the DCGAN -----------------------------------------------------------------------------
 
 def supports_gan(model, training) -> bool:
-    """The unconditional DCGAN without minibatch discrimination, on the CPU."""
+    """The unconditional DCGAN without minibatch discrimination, on the CPU: any image shape and
+    output activation (layers that are not square, or have more than one plane, run as torch's)."""
     from aegan.models.gan import GAN
 
     return (training.fast_path and isinstance(model, GAN) and model.config.kind == "dcgan"
@@ -262,10 +266,11 @@ class FastDCGAN:
         self.model, self.config = model, model.config
 
     def generate(self, codings: torch.Tensor, labels=None) -> torch.Tensor:
-        return torch.tanh(run_layers(self.model.generator, codings)).reshape(len(codings), *self.config.input_shape)
+        out = self.model.activate(run_layers(self.model.generator, codings))
+        return out.reshape(len(codings), *self.config.input_shape)
 
     def discriminate(self, images: torch.Tensor, labels=None) -> torch.Tensor:
-        features = run_layers(self.model.discriminator.features, images.reshape(len(images), 1, 28, 28))
+        features = run_layers(self.model.discriminator.features, images.reshape(len(images), *self.config.input_shape))
         return self.model.discriminator.output(features).squeeze(1)
 
 

@@ -2,7 +2,8 @@
 
 Small dense models are bound by per-operation overhead, not by FLOPs. This step runs the
 forward pass with in-place activations, back-propagates with one fused kernel per layer
-(`elu_backward` is SELU's derivative from its output) and applies each weight's update
+(`elu_backward` is SELU's derivative from its output; training/private_ops.py resolves these
+private operators, with public fallbacks) and applies each weight's update
 inside the matrix product that computes its gradient (`W.addmm_(g.T, h, alpha=-lr)`), so no
 gradient tensor is stored and no optimizer runs: about 25 kernel launches per step.
 tests/test_fast_dense.py checks it against the autograd path.
@@ -14,6 +15,7 @@ import torch
 from torch import nn
 
 from aegan.runtime import keep_freed_memory
+from aegan.training import private_ops
 
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
@@ -21,7 +23,9 @@ _REDUCTION_SUM = 2  # at::Reduction::Sum
 
 
 def supports(model: nn.Module, training) -> bool:
-    """Whether `model` trained with `training` (a TrainingConfig) can take the fast step."""
+    """Whether `model` trained with `training` (a TrainingConfig) can take the fast step: plain SGD,
+    an untied dense autoencoder without noise or sparsity, SELU, ReLU or linear layers, and sigmoid
+    outputs with binary cross-entropy or linear ones with MSE. (Any input shape: it is flattened.)"""
     from aegan.models.autoencoders import DenseAutoencoder
 
     if type(model) is not DenseAutoencoder:
@@ -64,6 +68,8 @@ class FastDenseSGD:
         self.biases = [layer.bias for layer in layers]
         self.biases_row = [layer.bias.view(1, -1) for layer in layers]
         self.activation = model.config.activation
+        self._elu_backward = private_ops.elu_backward() if self.activation == "selu" else None
+        self._threshold_backward = private_ops.threshold_backward() if self.activation == "relu" else None
         self.bce = model.config.reconstruction_loss == "binary_crossentropy"
         self.learning_rate = learning_rate
         self._buffer_rows = 0
@@ -79,9 +85,9 @@ class FastDenseSGD:
 
     def _activation_backward(self, grad: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         if self.activation == "selu":
-            return torch.ops.aten.elu_backward(grad, SELU_ALPHA, SELU_SCALE, 1.0, True, out)
+            return self._elu_backward(grad, SELU_ALPHA, SELU_SCALE, 1.0, True, out)
         if self.activation == "relu":
-            return torch.ops.aten.threshold_backward(grad, out, 0)
+            return self._threshold_backward(grad, out, 0)
         return grad
 
     def _buffers(self, x: torch.Tensor) -> list[torch.Tensor]:

@@ -2,8 +2,9 @@
 
 Small dense GANs are bound by per-operation overhead. This step runs both phases with the
 gradients derived by hand (SELU's derivative from its output with `elu_backward`, the
-sigmoid's with `sigmoid_backward`), makes the fakes of both phases in one generator pass
-(the generator does not change in the discriminator's phase), shows the discriminator reals
+sigmoid's with `sigmoid_backward`: private operators that training/private_ops.py resolves,
+with public fallbacks), makes the fakes of both phases in one generator pass (the
+generator does not change in the discriminator's phase), shows the discriminator reals
 and fakes in one batch (it has no batch-dependent layer), skips the discriminator's weight
 gradients in the generator's phase, works in buffers allocated once per batch size, and
 applies RMSprop to all of a network's tensors at once on flat buffers. It returns the
@@ -20,32 +21,21 @@ import torch
 from torch import nn
 
 from aegan.runtime import keep_freed_memory
+from aegan.training import private_ops
 from aegan.training.fast_dense import SELU_ALPHA, SELU_SCALE
 
 
 def supports(model, training) -> bool:
+    """The unconditional dense GAN with sigmoid outputs (data in [0, 1]) and no minibatch
+    discrimination, trained by RMSprop without momentum, with training.fast_path on."""
     from aegan.models.gan import GAN
 
     return (isinstance(model, GAN) and model.config.kind == "gan" and not model.config.num_classes
-            and not model.config.minibatch_kernels and training.optimizer == "rmsprop"
-            and training.momentum == 0.0 and training.fast_path)
+            and not model.config.minibatch_kernels and model.config.output_activation == "sigmoid"
+            and training.optimizer == "rmsprop" and training.momentum == 0.0 and training.fast_path)
 
 
 _NO_BIAS_CORRECTION_STEP = float(2 ** 62)  # alpha ** step == 0.0 for any alpha < 1
-
-
-def _fused_rmsprop_available(flat: torch.Tensor) -> bool:
-    """Whether PyTorch has a fused Adam kernel for this device and dtype (CPU: PyTorch >= 2.4)."""
-    if not hasattr(torch, "_fused_adam_"):
-        return False
-    try:
-        probe = [torch.zeros(1, dtype=flat.dtype, device=flat.device) for _ in range(4)]
-        torch._fused_adam_(probe[:1], probe[1:2], probe[2:3], probe[3:], [],
-                           [torch.tensor(1.0, device=flat.device)], lr=0.0, beta1=0.0, beta2=0.9,
-                           weight_decay=0.0, eps=1.0, amsgrad=False, maximize=False)
-    except (RuntimeError, NotImplementedError):
-        return False
-    return True
 
 
 class _Network:
@@ -87,8 +77,9 @@ class _Network:
         self.biases = [layer.bias for layer in linears]
         group = optimizer.param_groups[0]
         self.learning_rate, self.alpha, self.eps = group["lr"], group["alpha"], group["eps"]
-        self.fused = _fused_rmsprop_available(self.flat)
+        self.fused = private_ops.has_fused_adam(self.flat)  # torch._fused_adam_, where it exists and works
         if self.fused:
+            self.fused_adam = private_ops.fused_adam(self.flat)
             # Adam with beta1 = 0 copies the gradient here; zeros, not empty: 0 * nan would be nan
             self.fused_first_moment = torch.zeros_like(self.flat)
             self.fused_step = torch.tensor(_NO_BIAS_CORRECTION_STEP, dtype=torch.float32, device=self.flat.device)
@@ -105,9 +96,9 @@ class _Network:
         """
         self.step.add_(1)
         if self.fused:
-            torch._fused_adam_([self.flat], [self.flat_grad], [self.fused_first_moment], [self.flat_square_avg],
-                               [], [self.fused_step], lr=self.learning_rate, beta1=0.0, beta2=self.alpha,
-                               weight_decay=0.0, eps=self.eps, amsgrad=False, maximize=False)
+            self.fused_adam([self.flat], [self.flat_grad], [self.fused_first_moment], [self.flat_square_avg],
+                            [], [self.fused_step], lr=self.learning_rate, beta1=0.0, beta2=self.alpha,
+                            weight_decay=0.0, eps=self.eps, amsgrad=False, maximize=False)
             return
         self.flat_square_avg.mul_(self.alpha).addcmul_(self.flat_grad, self.flat_grad, value=1 - self.alpha)
         torch.sqrt(self.flat_square_avg, out=self.denominator).add_(self.eps)
@@ -126,6 +117,7 @@ class _Pass:
     def __init__(self, network: _Network, outputs: list[torch.Tensor]):
         rows = len(outputs[0])
         self.network, self.outputs = network, outputs
+        self.elu_backward_into = private_ops.elu_backward_into()
         self.deltas = [outputs[0].new_empty(rows, weight.shape[0]) for weight in network.weights]
         self.deltas_t = [delta.t() for delta in self.deltas]
         self.input_grad = outputs[0].new_empty(rows, network.weights[0].shape[1])
@@ -163,13 +155,9 @@ class _Pass:
             if index > 0:  # through the weights, then through the SELU (from its output), in place
                 below = self.deltas[index - 1]
                 torch.mm(delta, network.weights[index], out=below)
-                _ELU_BACKWARD_INTO(below, SELU_ALPHA, SELU_SCALE, 1.0, True, self.outputs[index], grad_input=below)
+                self.elu_backward_into(below, SELU_ALPHA, SELU_SCALE, 1.0, True, self.outputs[index], grad_input=below)
             elif input_grad:
                 torch.mm(delta, network.weights[0], out=self.input_grad)
-
-
-_ELU_BACKWARD_INTO = torch.ops.aten.elu_backward.grad_input
-_SIGMOID_BACKWARD_INTO = torch.ops.aten.sigmoid_backward.grad_input
 
 
 def make_fast_gan_step(model, optimizer_d, optimizer_g, replay):
@@ -179,6 +167,7 @@ def make_fast_gan_step(model, optimizer_d, optimizer_g, replay):
     discriminator = _Network([m for m in model.discriminator.features if isinstance(m, nn.Linear)]
                              + [model.discriminator.output], optimizer_d)
     coding_size, input_shape = model.config.coding_size, model.config.input_shape
+    sigmoid_backward_into = private_ops.sigmoid_backward_into()
     plans = {}
 
     def plan(n: int, like: torch.Tensor) -> SimpleNamespace:
@@ -226,7 +215,7 @@ def make_fast_gan_step(model, optimizer_d, optimizer_g, replay):
         torch.sigmoid(g_logits, out=p.probabilities_2)
         torch.add(p.minus_targets_2, p.probabilities_2, alpha=1.0 / n, out=p.d_phase2.deltas[-1])
         p.d_phase2.backward(parameter_grads=False, input_grad=True)
-        _SIGMOID_BACKWARD_INTO(p.d_phase2.input_grad, p.images, grad_input=p.g_phase2.deltas[-1])
+        sigmoid_backward_into(p.d_phase2.input_grad, p.images, grad_input=p.g_phase2.deltas[-1])
         p.g_phase2.backward()
         generator.rmsprop_()
         return d_logits, g_logits

@@ -23,14 +23,18 @@ import torch
 from torch import nn
 
 from aegan.runtime import keep_freed_memory
+from aegan.training import private_ops
 from aegan.training.fast_dense import SELU_ALPHA, SELU_SCALE, bce_with_logits_sum
-from aegan.training.fast_gan import _ELU_BACKWARD_INTO, _Network, _Pass
+from aegan.training.fast_gan import _Network, _Pass
 
 
 def supports(model, training) -> bool:
+    """The dense VAE with SELU and sigmoid outputs (binary cross-entropy, data in [0, 1]),
+    trained by RMSprop without momentum, with training.fast_path on."""
     from aegan.models.vae import VariationalAutoencoder
 
     return (type(model) is VariationalAutoencoder and model.config.activation == "selu"
+            and model.config.reconstruction_loss == "binary_crossentropy"
             and training.optimizer == "rmsprop" and training.momentum == 0.0 and training.fast_path)
 
 
@@ -44,6 +48,7 @@ def make_vae_step(model, optimizer):
     decoder = _Network(linears(model.decoder), optimizer)
     networks = (encoder, mean_head, log_var_head, decoder)
     beta = model.config.beta
+    elu_backward_into = private_ops.elu_backward_into()
     plans = {}
 
     def plan(like: torch.Tensor) -> SimpleNamespace:
@@ -86,7 +91,7 @@ def make_vae_step(model, optimizer):
         p.mean.backward(input_grad=True)
         p.log_var.backward(input_grad=True)
         grad_hidden = p.mean.input_grad.add_(p.log_var.input_grad)
-        _ELU_BACKWARD_INTO(grad_hidden, SELU_ALPHA, SELU_SCALE, 1.0, True, hidden, grad_input=p.encoder.deltas[-1])
+        elu_backward_into(grad_hidden, SELU_ALPHA, SELU_SCALE, 1.0, True, hidden, grad_input=p.encoder.deltas[-1])
         p.encoder.backward()
         for network in networks:
             network.rmsprop_()

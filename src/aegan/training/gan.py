@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from aegan.data.batches import Batches
 from aegan.plots import plot_image_grid, save_gif
-from aegan.training import fast_conv, fast_gan
 from aegan.training.checkpoint import save_checkpoint
 from aegan.training.optimizers import build_optimizer
 from aegan.training.replay import ReplayPool
@@ -93,61 +93,68 @@ def make_gan_step(model, optimizer_d, optimizer_g, replay: ReplayPool, networks=
 
 
 def select_gan_step(model, training, optimizer_d, optimizer_g, replay: ReplayPool):
-    """The fastest step that gives the same results: fast_gan's for the dense GAN, fast_conv's for
-    the DCGAN (with training.fast_path on), else the autograd step."""
-    if fast_gan.supports(model, training):
-        return fast_gan.make_fast_gan_step(model, optimizer_d, optimizer_g, replay)
-    if fast_conv.supports_gan(model, training):
-        return fast_conv.make_dcgan_step(model, optimizer_d, optimizer_g, replay)
-    return make_gan_step(model, optimizer_d, optimizer_g, replay)
+    """(step, name): training/fast_steps.py picks the fastest step that gives the same results."""
+    from aegan.training.fast_steps import select_gan_step as select
+
+    return select(model, training, optimizer_d, optimizer_g, replay)
 
 
-def train_gan(model, config, images: torch.Tensor, labels: torch.Tensor | None, run_dir: Path,
-              shuffle: torch.Generator, progress: bool = True, log: Callable[[str], None] = print) -> list[dict]:
+def train_gan(model, config, images: Batches, run_dir: Path, shuffle: torch.Generator,
+              progress: bool = True, log: Callable[[str], None] = print) -> list[dict]:
+    """Train for config.training.num_epochs epochs on `images` (with their labels for a conditional GAN)."""
+    from aegan.training.autoencoder import check_finite, record_step
+
     training = config.training
-    images = model.to_training_range(images)
     optimizer_d = build_optimizer(training.optimizer, model.discriminator.parameters(), training.learning_rate,
                                   training.momentum)
     optimizer_g = build_optimizer(training.optimizer, model.generator.parameters(), training.learning_rate,
                                   training.momentum)
     replay = ReplayPool(training.replay_pool_batches, training.replay_probability,
                         torch.Generator().manual_seed(training.seed + 2))
-    step = select_gan_step(model, training, optimizer_d, optimizer_g, replay)
+    step, step_name = select_gan_step(model, training, optimizer_d, optimizer_g, replay)
+    log(f"training step: {step_name}")
+    record_step(run_dir, step_name)
+    conditional = bool(model.config.num_classes)
+    device = next(model.parameters()).device
     grid_codings, grid_labels, grid_shape = fixed_codings(model, training.seed)
-    grid_codings = grid_codings.to(images.device)
-    grid_labels = None if grid_labels is None else grid_labels.to(images.device)
-    (run_dir / "samples").mkdir(exist_ok=True)
+    grid_codings = grid_codings.to(device)
+    grid_labels = None if grid_labels is None else grid_labels.to(device)
+    draws_images = len(model.config.input_shape) == 3
+    if draws_images:
+        (run_dir / "samples").mkdir(exist_ok=True)
     batch_size = training.batch_size
     steps_per_epoch = len(images) // batch_size  # whole batches only, as the seed's dataset does
     history, grids = [], []
     model.train()
     for epoch in range(1, training.num_epochs + 1):
         start = time.perf_counter()
-        permutation = torch.randperm(len(images), generator=shuffle).to(images.device)
+        permutation = torch.randperm(len(images), generator=shuffle)
         step_logits = []
         with tqdm(total=steps_per_epoch, desc=f"epoch {epoch}/{training.num_epochs}", leave=False,
                   disable=not progress, mininterval=0.5, unit="step") as bar:
-            for index in range(steps_per_epoch):
-                batch = permutation[index * batch_size:(index + 1) * batch_size]
-                step_logits.append(step(images.index_select(0, batch),
-                                        None if labels is None else labels.index_select(0, batch)))
+            for real, labels in images.epoch(permutation, batch_size, steps_per_epoch):
+                step_logits.append(step(model.to_training_range(real), labels if conditional else None))
                 bar.update()
         record = {"epoch": epoch, **epoch_metrics(step_logits), "replayed_batches": replay.replayed,
                   "seconds": round(time.perf_counter() - start, 4)}
         seconds = record["seconds"]
+        check_finite(epoch, {key: record[key] for key in ("d_loss", "g_loss")}, training)
         with open(run_dir / "metrics.jsonl", "a") as handle:
-            handle.write(json.dumps(record) + "\n")
-        model.eval()
-        with torch.no_grad():
-            grid = model.decode(grid_codings, grid_labels).cpu().numpy().reshape(*grid_shape, 28, 28)
-        model.train()
-        grids.append(plot_image_grid(grid, run_dir / "samples" / f"epoch-{epoch:04d}.png",
-                                     title=f"{config.name}, epoch {epoch}"))
+            handle.write(json.dumps(record, allow_nan=False) + "\n")
+        if draws_images:
+            model.eval()
+            with torch.no_grad():
+                grid = model.decode(grid_codings, grid_labels).cpu().numpy()
+            model.train()
+            grid = grid.reshape(*grid_shape, *grid.shape[1:])
+            grids.append(plot_image_grid(grid, run_dir / "samples" / f"epoch-{epoch:04d}.png",
+                                         title=f"{config.name}, epoch {epoch}"))
         save_checkpoint(run_dir / "checkpoints", epoch, epoch * steps_per_epoch, model,
                         {"optimizer_d": optimizer_d, "optimizer_g": optimizer_g}, {"shuffle": shuffle},
                         metrics=record)
         history.append(record)
         log(f"epoch {epoch}/{training.num_epochs}  d_loss {record['d_loss']:.4f}  g_loss {record['g_loss']:.4f}  "
             f"D accuracy real {record['d_accuracy_real']:.3f} fake {record['d_accuracy_fake']:.3f}  {seconds:.2f} s")
-    save_gif(grids, run_dir / "samples" / "progress.gif")
+    if grids:
+        save_gif(grids, run_dir / "samples" / "progress.gif")
     return history

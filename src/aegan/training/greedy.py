@@ -55,7 +55,7 @@ def greedy_pretrain(model, config, train: torch.Tensor, valid: torch.Tensor, run
                                                "num_epochs": epochs, "pretrain_epochs": (),
                                                "pretrain_learning_rates": ()})
         optimizer = build_optimizer(training.optimizer, shallow.parameters(), learning_rate, training.momentum)
-        step = make_train_step(shallow, stage_training, optimizer)
+        step, _ = make_train_step(shallow, stage_training, optimizer)
         for epoch in range(1, epochs + 1):
             start = time.perf_counter()
             loss = run_epoch(step, inputs, training.batch_size, shuffle).item() / inputs.numel()

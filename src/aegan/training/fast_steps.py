@@ -1,0 +1,70 @@
+"""The one place that chooses a training step: a hand-derived or tuned fast step where one
+applies (same results as autograd, faster on the CPU), else the plain autograd step.
+
+Each selector returns (step, name), the name being what the loops log and record:
+
+    fast_dense             dense autoencoders with plain SGD (training/fast_dense.py)
+    fast_vae               the dense VAE with RMSprop (training/fast_vae.py)
+    fast_conv_autoencoder  the convolutional autoencoder on the CPU (training/fast_conv.py)
+    fast_gan               the unconditional dense GAN with RMSprop (training/fast_gan.py)
+    fast_dcgan             the unconditional DCGAN on the CPU (training/fast_conv.py)
+    autograd               everything else
+
+Each fast module's `supports` says where its math holds (loss, activations, optimizer,
+layer shapes); none applies with training.fast_path off.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from aegan.training import fast_conv, fast_dense, fast_gan, fast_vae
+
+AUTOENCODER_STEPS = ("fast_dense", "fast_vae", "fast_conv_autoencoder", "autograd")
+GAN_STEPS = ("fast_gan", "fast_dcgan", "autograd")
+
+
+def autograd_step(model, optimizer) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The plain autoencoder step: loss_terms, backward, the optimizer's step; returns the summed loss."""
+
+    def step(x: torch.Tensor) -> torch.Tensor:
+        optimizer.zero_grad(set_to_none=True)
+        loss = model.loss_terms(x)["loss"]
+        loss.backward()
+        optimizer.step()
+        return loss.detach() * x.numel()
+
+    return step
+
+
+def select_autoencoder_step(model, training, optimizer) -> tuple[Callable[[torch.Tensor], torch.Tensor], str]:
+    """(step, name): step(x) takes one optimisation step on a batch x (N, *input_shape) and
+    returns the batch's summed loss (the mean loss times x.numel()).
+
+    fast_dense updates the parameters itself (the same update as torch.optim.SGD, so checkpoints
+    are the same); fast_vae runs RMSprop on the optimizer's own state; fast_conv_autoencoder
+    keeps autograd and the optimizer.
+    """
+    if training.fast_path and fast_dense.supports(model, training):
+        fast_step = fast_dense.FastDenseSGD(model, training.learning_rate)
+        return (lambda x: fast_step(x.reshape(len(x), -1))), "fast_dense"
+    if training.fast_path and fast_vae.supports(model, training):
+        return fast_vae.make_vae_step(model, optimizer), "fast_vae"
+    if training.fast_path and fast_conv.supports_autoencoder(model, training):
+        return fast_conv.make_autoencoder_step(model, optimizer), "fast_conv_autoencoder"
+    return autograd_step(model, optimizer), "autograd"
+
+
+def select_gan_step(model, training, optimizer_d, optimizer_g, replay):
+    """(step, name): step(real, labels) takes the two-phase step on a batch of reals (in the
+    training range, model.to_training_range) and returns D's logits on [reals; fakes] and on
+    phase 2's fakes (training/gan.py's make_gan_step contract)."""
+    if training.fast_path and fast_gan.supports(model, training):
+        return fast_gan.make_fast_gan_step(model, optimizer_d, optimizer_g, replay), "fast_gan"
+    if training.fast_path and fast_conv.supports_gan(model, training):
+        return fast_conv.make_dcgan_step(model, optimizer_d, optimizer_g, replay), "fast_dcgan"
+    from aegan.training.gan import make_gan_step
+
+    return make_gan_step(model, optimizer_d, optimizer_g, replay), "autograd"
