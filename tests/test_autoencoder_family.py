@@ -37,7 +37,8 @@ DENSE_VARIANTS = {
 
 def tiny_models():
     for name, options in DENSE_VARIANTS.items():
-        yield name, DenseAutoencoder(DenseAutoencoderConfig(hidden_sizes=(12,), coding_size=5, **options).for_data(FASHION))
+        config = DenseAutoencoderConfig(hidden_sizes=(12,), coding_size=5, **options)
+        yield name, DenseAutoencoder(config.for_data(FASHION))
     yield "conv", ConvAutoencoder(ConvAutoencoderConfig(filters=(2, 3, 4)).for_data(FASHION))
     yield "conv+denoising", ConvAutoencoder(ConvAutoencoderConfig(filters=(2, 3, 4), input_noise="gaussian",
                                                                    noise_level=0.2).for_data(FASHION))

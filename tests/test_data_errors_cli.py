@@ -4,8 +4,24 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import run_cli
+from aegan.cli import main
 from test_cli import assert_user_error
+
+
+class _Result:
+    def __init__(self, returncode, stderr):
+        self.returncode, self.stderr = returncode, stderr
+
+
+def run_cli(*args):
+    """The CLI in this process (the subprocess form costs a torch import per call)."""
+    import contextlib
+    import io
+
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
+        code = main([str(a) for a in args])
+    return _Result(code, stderr.getvalue())
 
 
 def _images(folder, sizes):

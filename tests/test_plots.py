@@ -3,7 +3,13 @@
 import numpy as np
 from PIL import Image
 
-from aegan.plots import class_colours, plot_codings_2d, plot_image_grid, plot_reconstructions, plot_series_reconstructions
+from aegan.plots import (
+    class_colours,
+    plot_codings_2d,
+    plot_image_grid,
+    plot_reconstructions,
+    plot_series_reconstructions,
+)
 
 
 def pixels(path):

@@ -28,7 +28,8 @@ def _uses_cross_entropy(model) -> bool:
 
 def _decodes_logits(model) -> bool:
     """Whether decode_logits gives the pre-sigmoid values (decode = sigmoid of them)."""
-    return callable(getattr(model, "decode_logits", None)) and getattr(model, "output_activation", "sigmoid") == "sigmoid"
+    return (callable(getattr(model, "decode_logits", None))
+            and getattr(model, "output_activation", "sigmoid") == "sigmoid")
 
 
 def _batch_errors(model, x: torch.Tensor) -> torch.Tensor:

@@ -42,7 +42,8 @@ def vae_report(model, images: torch.Tensor, batch_size: int = 2500, seed: int = 
     values = images[0].numel()
     count = len(images)
     variances = torch.cat(means).var(dim=0)
-    likelihood_sum = reconstruction_sum if bernoulli else 0.5 * reconstruction_sum + 0.5 * math.log(2 * math.pi) * values * count
+    likelihood_sum = (reconstruction_sum if bernoulli  # else a unit-variance Gaussian's negative log-likelihood
+                      else 0.5 * reconstruction_sum + 0.5 * math.log(2 * math.pi) * values * count)
     return {
         "reconstruction": reconstruction_sum / count / values,
         "latent": kl_sum / count / values,

@@ -79,8 +79,10 @@ def require_resolved(config) -> None:
             ("reconstruction_loss", getattr(config, "reconstruction_loss", None)),
             ("output_activation", getattr(config, "output_activation", None)))
             if value in ((), "auto")]
-        raise AeganError(f"{config.kind} model: {', '.join(unset) or 'the config'} not resolved from the data: "
-                         "call config.for_data(spec) first")
+        if getattr(config, "conditional", False) and not config.num_classes:
+            unset.append("model.num_classes")
+        what = ", ".join(unset) or f"model.input_shape={list(config.input_shape)} (no channels)"
+        raise AeganError(f"{config.kind} model: {what} not resolved from the data: call config.for_data(spec) first")
 
 
 def check_input_shape(config, dims: tuple[int, ...] = ()) -> None:

@@ -65,8 +65,9 @@ class ConvAutoencoderConfig:
 
 def _check_side(sides) -> None:
     if min(sides) < MIN_SIDE:
-        raise AeganError(f"conv_ae on {sides[0]}x{sides[1]} images: its three 2x2 poolings need images of at least "
-                         f"{MIN_SIDE}x{MIN_SIDE}; resize them (data.image_size) or use a dense preset such as stacked_ae")
+        raise AeganError(f"conv_ae on {sides[0]}x{sides[1]} images: its three 2x2 poolings need images of at "
+                         f"least {MIN_SIDE}x{MIN_SIDE}; resize them (data.image_size) or use a dense preset "
+                         "such as stacked_ae")
 
 
 def _glorot(module: nn.Module) -> nn.Module:
@@ -123,6 +124,7 @@ class ConvAutoencoder(nn.Module):
                                        output_padding=up[2][1])),  # 14 -> 28
         )
         self.sigmoid_output = config.reconstruction_loss == "binary_crossentropy"
+        self.output_activation = "sigmoid" if self.sigmoid_output else "linear"
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Codings, flattened to (N, 64 * H//8 * W//8)."""

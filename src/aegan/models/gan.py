@@ -193,7 +193,8 @@ class GAN(nn.Module):
             )
             d1, d2 = config.discriminator_channels
             features = nn.Sequential(  # strided convolutions, leaky ReLU, no BN on the input layer
-                nn.Conv2d(channels + classes, d1, 5, stride=2, padding=2), nn.LeakyReLU(0.2), nn.Dropout(config.dropout),
+                nn.Conv2d(channels + classes, d1, 5, stride=2, padding=2), nn.LeakyReLU(0.2),
+                nn.Dropout(config.dropout),
                 nn.Conv2d(d1, d2, 5, stride=2, padding=2), nn.BatchNorm2d(d2), nn.LeakyReLU(0.2),
                 nn.Dropout(config.dropout), nn.Flatten(),
             )

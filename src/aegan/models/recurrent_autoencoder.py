@@ -102,6 +102,10 @@ class RecurrentAutoencoder(nn.Module):
         nn.init.xavier_uniform_(self.output.weight)
         nn.init.zeros_(self.output.bias)
 
+    @property
+    def output_activation(self) -> str:
+        return "sigmoid" if self.config.reconstruction_loss == "binary_crossentropy" else "linear"
+
     def to_sequences(self, x: torch.Tensor) -> torch.Tensor:
         """Samples as (N, time steps, features): images' rows, channels last within each row."""
         shape = self.config.input_shape
@@ -122,22 +126,26 @@ class RecurrentAutoencoder(nn.Module):
         _, (last_hidden, _) = self.encoder_lstm2(sequence)
         return last_hidden[-1]
 
-    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
+    def decode_sequences(self, z: torch.Tensor) -> torch.Tensor:
         """(N, time steps, features) before the output activation."""
         repeated = z[:, None, :].expand(len(z), self.config.sequence_shape[0], z.shape[1])
         sequence, _ = self.decoder_lstm(repeated)
         return self.output(sequence)
 
+    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
+        """(N, *input_shape) before the output activation, in the samples' own layout."""
+        return self.from_sequences(self.decode_sequences(z))
+
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        out = self.decode_logits(z)
-        out = torch.sigmoid(out) if self.config.reconstruction_loss == "binary_crossentropy" else out
+        out = self.decode_sequences(z)
+        out = torch.sigmoid(out) if self.output_activation == "sigmoid" else out
         return self.from_sequences(out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x))
 
     def loss_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        out = self.decode_logits(self.encode(x))
+        out = self.decode_sequences(self.encode(x))
         target = self.to_sequences(x)
         if self.config.reconstruction_loss == "binary_crossentropy":
             reconstruction = F.binary_cross_entropy_with_logits(out, target)

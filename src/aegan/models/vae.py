@@ -103,6 +103,10 @@ class _VAEBase(nn.Module):
     def sigmoid_output(self) -> bool:
         return self.config.reconstruction_loss == "binary_crossentropy"
 
+    @property
+    def output_activation(self) -> str:
+        return "sigmoid" if self.sigmoid_output else "linear"
+
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         hidden = self.encoder(x)
         return self.mean_head(hidden), self.log_var_head(hidden)

@@ -51,19 +51,6 @@ def make_train_step(model, training, optimizer) -> tuple[Callable[[torch.Tensor]
     return select_autoencoder_step(model, training, optimizer)
 
 
-def autograd_step(model, optimizer) -> Callable[[torch.Tensor], torch.Tensor]:
-    """The plain step: loss_terms, backward, the optimizer's step; returns the summed loss."""
-
-    def step(x: torch.Tensor) -> torch.Tensor:
-        optimizer.zero_grad(set_to_none=True)
-        loss = model.loss_terms(x)["loss"]
-        loss.backward()
-        optimizer.step()
-        return loss.detach() * x.numel()
-
-    return step
-
-
 def run_epoch(step, images: Batches | torch.Tensor, batch_size: int, shuffle: torch.Generator,
               bar=None, max_steps: int | None = None) -> torch.Tensor:
     """One pass over `images` in a fresh random order; the summed loss stays on the device."""

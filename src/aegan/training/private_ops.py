@@ -58,7 +58,8 @@ def public_elu_backward(grad_output: torch.Tensor, alpha: float, scale: float, i
 
 
 def public_elu_backward_into(grad_output: torch.Tensor, alpha: float, scale: float, input_scale: float,
-                             is_result: bool, self_or_result: torch.Tensor, *, grad_input: torch.Tensor) -> torch.Tensor:
+                             is_result: bool, self_or_result: torch.Tensor, *,
+                             grad_input: torch.Tensor) -> torch.Tensor:
     """public_elu_backward written into grad_input (which may be grad_output itself)."""
     return grad_input.copy_(public_elu_backward(grad_output, alpha, scale, input_scale, is_result, self_or_result))
 

@@ -1,0 +1,394 @@
+"""training/fast_steps.py picks the fast step wherever its math holds (and it really runs), the
+autograd step elsewhere; fast steps match autograd on the new shapes; the private operators
+they use are resolved lazily and have public fallbacks that give the same values."""
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+from aegan.config import TrainingConfig
+from aegan.data.spec import DataSpec
+from aegan.models import (
+    GAN,
+    ConvAutoencoder,
+    ConvAutoencoderConfig,
+    ConvVAEConfig,
+    ConvVariationalAutoencoder,
+    DCGANConfig,
+    DenseAutoencoder,
+    DenseAutoencoderConfig,
+    GANConfig,
+    VAEConfig,
+    VariationalAutoencoder,
+)
+from aegan.training import fast_conv, fast_dense, fast_gan, fast_steps, fast_vae, private_ops
+from aegan.training.fast_steps import select_autoencoder_step, select_gan_step
+from aegan.training.optimizers import build_optimizer
+from aegan.training.replay import ReplayPool
+
+SGD = TrainingConfig(optimizer="sgd", learning_rate=0.5)
+RMSPROP = TrainingConfig(optimizer="rmsprop", learning_rate=0.01)
+
+
+def images(channels, height, width, scaling="divide_255", labels=()):
+    stats = {"mean": (0.5,) * channels, "std": (0.25,) * channels} if scaling == "standardize" else {}
+    return DataSpec(layout="image", shape=(channels, height, width), dtype="uint8", scaling=scaling,
+                    value_range=(0.0, 255.0), class_names=tuple(labels), **stats)
+
+
+FASHION = images(1, 28, 28, labels=[str(i) for i in range(10)])
+
+
+@pytest.fixture
+def float64_default():
+    """GAN steps draw codings with torch.randn in the default dtype."""
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(torch.float32)
+
+
+@pytest.fixture
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def counting(monkeypatch, owner, name):
+    """Wrap owner.name so that its calls are counted; returns the list of calls."""
+    calls = []
+    original = getattr(owner, name)
+
+    def spy(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, spy)
+    return calls
+
+
+def twin_models(make, dtype=torch.float64):
+    torch.manual_seed(0)
+    plain = make().to(dtype)
+    fast = make().to(dtype)
+    fast.load_state_dict(plain.state_dict())
+    return plain, fast
+
+
+def assert_same_parameters(plain, fast, rtol=1e-9, atol=1e-11):
+    for (name, a), b in zip(plain.state_dict().items(), fast.state_dict().values()):
+        torch.testing.assert_close(b, a, rtol=rtol, atol=atol, msg=name)
+
+
+def run_autoencoder_steps(plain, fast, training, spec, expected_name, batches=3, seeds=True):
+    """Steps of the autograd and the selected step on the same batches; returns the fast step's name."""
+    steps = {}
+    for label, model, fast_path in (("plain", plain, False), ("fast", fast, True)):
+        config = TrainingConfig(**{**training.__dict__, "fast_path": fast_path})
+        optimizer = build_optimizer(config.optimizer, model.parameters(), config.learning_rate, config.momentum)
+        steps[label], name = select_autoencoder_step(model, config, optimizer)
+        assert name == (expected_name if fast_path else "autograd")
+    torch.manual_seed(5)
+    data = torch.rand(batches, 6, *spec.shape, dtype=torch.float64)
+    for index, batch in enumerate(data):
+        losses = {}
+        for label in ("plain", "fast"):
+            torch.manual_seed(100 + index)  # the same noise (reparameterisation, dropout) in both
+            losses[label] = steps[label](batch).item()
+        assert losses["fast"] == pytest.approx(losses["plain"], rel=1e-9)
+    assert_same_parameters(plain, fast)
+
+
+# --- the autoencoder steps -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("spec", [images(1, 6, 5), images(3, 4, 5, scaling="standardize")])
+def test_fast_dense_is_chosen_and_runs(monkeypatch, spec):
+    calls = counting(monkeypatch, fast_dense.FastDenseSGD, "__call__")
+    plain, fast = twin_models(lambda: DenseAutoencoder(DenseAutoencoderConfig(hidden_sizes=(9,), coding_size=3)
+                                                       .for_data(spec)))
+    run_autoencoder_steps(plain, fast, SGD, spec, "fast_dense")
+    assert len(calls) == 3
+
+
+def test_fast_vae_is_chosen_and_runs(monkeypatch):
+    spec = images(2, 3, 4)
+    made = counting(monkeypatch, fast_vae, "make_vae_step")
+    plain, fast = twin_models(lambda: VariationalAutoencoder(VAEConfig(hidden_sizes=(7, 5), coding_size=2)
+                                                             .for_data(spec)))
+    run_autoencoder_steps(plain, fast, RMSPROP, spec, "fast_vae")
+    assert len(made) == 1
+
+
+@pytest.mark.parametrize("spec", [images(3, 12, 20), images(1, 9, 14, scaling="standardize"), FASHION])
+def test_fast_conv_autoencoder_is_chosen_and_runs_on_any_image(monkeypatch, spec, one_thread):
+    calls = counting(monkeypatch, fast_conv, "autoencoder_loss")
+    plain, fast = twin_models(lambda: ConvAutoencoder(ConvAutoencoderConfig(filters=(2, 3, 4)).for_data(spec)))
+    run_autoencoder_steps(plain, fast, SGD, spec, "fast_conv_autoencoder", batches=2)
+    assert len(calls) == 2
+
+
+def test_autograd_where_no_fast_step_applies():
+    def name(model, training):
+        optimizer = build_optimizer(training.optimizer, model.parameters(), training.learning_rate, training.momentum)
+        return select_autoencoder_step(model, training, optimizer)[1]
+
+    dense = DenseAutoencoderConfig(hidden_sizes=(4,), coding_size=2)
+    model = DenseAutoencoder(dense.for_data(FASHION))
+    assert name(model, SGD) == "fast_dense"
+    assert name(model, TrainingConfig(optimizer="sgd", fast_path=False)) == "autograd"
+    assert name(model, TrainingConfig(optimizer="sgd", momentum=0.9)) == "autograd"
+    assert name(model, RMSPROP) == "autograd"
+    for options in ({"tied": True}, {"input_noise": "gaussian", "noise_level": 0.1},
+                    {"coding_activation": "sigmoid", "sparsity": "l1", "sparsity_weight": 0.1},
+                    {"activation": "sigmoid"}, {"output_activation": "selu"}):
+        model = DenseAutoencoder(DenseAutoencoderConfig(hidden_sizes=(4,), coding_size=2, **options).for_data(FASHION))
+        assert name(model, SGD) == "autograd", options
+    vae = VAEConfig(hidden_sizes=(4,), coding_size=2)
+    assert name(VariationalAutoencoder(vae.for_data(FASHION)), RMSPROP) == "fast_vae"
+    assert name(VariationalAutoencoder(vae.for_data(images(1, 4, 4, scaling="standardize"))), RMSPROP) == "autograd"
+    assert name(VariationalAutoencoder(VAEConfig(activation="relu").for_data(FASHION)), RMSPROP) == "autograd"
+    assert name(ConvVariationalAutoencoder(ConvVAEConfig(channels=(2, 2)).for_data(FASHION)), RMSPROP) == "autograd"
+    conv = ConvAutoencoder(ConvAutoencoderConfig(filters=(2, 2, 2)).for_data(FASHION))
+    assert name(conv, TrainingConfig(optimizer="sgd", fast_path=False)) == "autograd"
+    assert conv.encoder[0].weight.is_contiguous()  # not converted to channels-last
+
+
+# --- the GAN steps ------------------------------------------------------------------------------------
+
+def run_gan_steps(plain, fast, spec, expected_name, batches=3, labels=None):
+    steps = {}
+    for label, model, fast_path in (("plain", plain, False), ("fast", fast, True)):
+        training = TrainingConfig(optimizer="rmsprop", learning_rate=0.01, fast_path=fast_path)
+        optimizer_d = build_optimizer("rmsprop", model.discriminator.parameters(), 0.01)
+        optimizer_g = build_optimizer("rmsprop", model.generator.parameters(), 0.01)
+        replay = ReplayPool(1, 0.5, torch.Generator().manual_seed(3))
+        steps[label], name = select_gan_step(model, training, optimizer_d, optimizer_g, replay)
+        assert name == (expected_name if fast_path else "autograd")
+    torch.manual_seed(5)
+    data = torch.rand(batches, 4, *spec.shape)
+    for index, batch in enumerate(data):
+        results = {}
+        for label in ("plain", "fast"):
+            torch.manual_seed(100 + index)  # the same codings and dropout masks
+            model = plain if label == "plain" else fast
+            results[label] = steps[label](model.to_training_range(batch), labels)
+        for fast_logits, plain_logits in zip(results["fast"], results["plain"]):
+            torch.testing.assert_close(fast_logits.flatten(), plain_logits.flatten(), rtol=1e-9, atol=1e-11)
+    assert_same_parameters(plain, fast)
+
+
+def test_fast_gan_is_chosen_and_runs(monkeypatch, float64_default):
+    spec = images(3, 3, 2)
+    made = counting(monkeypatch, fast_gan, "make_fast_gan_step")
+    config = GANConfig(coding_size=3, generator_sizes=(6,), discriminator_sizes=(5, 4)).for_data(spec)
+    plain, fast = twin_models(lambda: GAN(config))
+    run_gan_steps(plain, fast, spec, "fast_gan")
+    assert len(made) == 1
+
+
+@pytest.mark.parametrize("spec", [images(1, 12, 18), images(1, 12, 17), images(3, 8, 8),
+                                  images(1, 12, 12, scaling="standardize")])
+def test_fast_dcgan_is_chosen_and_runs_on_any_image(monkeypatch, spec, float64_default, one_thread):
+    calls = counting(monkeypatch, fast_conv.FastDCGAN, "generate")
+    planes = counting(monkeypatch, fast_conv.PlaneConvTranspose2d, "apply")
+    config = DCGANConfig(coding_size=3, generator_channels=(4, 2), discriminator_channels=(2, 4)).for_data(spec)
+    plain, fast = twin_models(lambda: GAN(config))
+    run_gan_steps(plain, fast, spec, "fast_dcgan", batches=2)
+    assert len(calls) == 4  # phases 1 and 2 of each step
+    # The generator's last layer is a one-plane GEMM only where it is square and makes one channel:
+    # 12x18 goes 3x5 -> 6x9 -> 12x18, output paddings (1, 0) then (1, 1); 12x17 ends with (1, 0).
+    last = fast.generator[-1]
+    square = len(set(last.output_padding)) == 1
+    assert square == (spec.shape != (1, 12, 17))
+    assert fast_conv.is_plane_conv(last) == (spec.shape[0] == 1 and square)
+    assert bool(planes) == fast_conv.is_plane_conv(last)
+    assert not fast_conv.is_plane_conv(fast.generator[3])  # many planes
+
+
+def test_fast_dcgan_plane_layers_on_fashion(monkeypatch, float64_default, one_thread):
+    planes = counting(monkeypatch, fast_conv.PlaneConv2d, "apply")
+    config = DCGANConfig(coding_size=3, generator_channels=(4, 2), discriminator_channels=(2, 4)).for_data(FASHION)
+    plain, fast = twin_models(lambda: GAN(config))
+    run_gan_steps(plain, fast, FASHION, "fast_dcgan", batches=1)
+    assert planes and fast_conv.is_plane_conv(fast.generator[-1])
+
+
+def test_gans_take_autograd_where_no_fast_step_applies():
+    def name(config, training=RMSPROP):
+        model = GAN(config)
+        return select_gan_step(model, training, build_optimizer("rmsprop", model.discriminator.parameters(), 0.01),
+                               build_optimizer("rmsprop", model.generator.parameters(), 0.01), ReplayPool(0))[1]
+
+    gan = GANConfig(coding_size=2, generator_sizes=(4,), discriminator_sizes=(4,))
+    assert name(gan.for_data(FASHION)) == "fast_gan"
+    assert name(gan.for_data(images(1, 4, 4, scaling="standardize"))) == "autograd"  # linear outputs
+    assert name(GANConfig(**{**gan.__dict__, "conditional": True}).for_data(FASHION)) == "autograd"
+    assert name(GANConfig(**{**gan.__dict__, "minibatch_kernels": 2}).for_data(FASHION)) == "autograd"
+    assert name(gan.for_data(FASHION), TrainingConfig(optimizer="rmsprop", fast_path=False)) == "autograd"
+    assert name(gan.for_data(FASHION), TrainingConfig(optimizer="adam")) == "autograd"
+    dcgan = DCGANConfig(coding_size=2, generator_channels=(2, 2), discriminator_channels=(2, 2))
+    assert name(dcgan.for_data(FASHION)) == "fast_dcgan"
+    assert name(DCGANConfig(**{**dcgan.__dict__, "conditional": True}).for_data(FASHION)) == "autograd"
+    assert name(dcgan.for_data(FASHION), TrainingConfig(optimizer="rmsprop", fast_path=False)) == "autograd"
+
+
+def test_step_names_are_the_documented_ones():
+    assert set(fast_steps.AUTOENCODER_STEPS) == {"fast_dense", "fast_vae", "fast_conv_autoencoder", "autograd"}
+    assert set(fast_steps.GAN_STEPS) == {"fast_gan", "fast_dcgan", "autograd"}
+
+
+# --- private operators ---------------------------------------------------------------------------------
+
+@pytest.fixture
+def fresh_probes():
+    probes = private_ops.usable  # (the test may replace it)
+    probes.cache_clear()
+    yield
+    probes.cache_clear()
+
+
+@pytest.fixture
+def no_private_ops(monkeypatch, fresh_probes):
+    """As on a PyTorch without the private operators: every probe fails."""
+    monkeypatch.setattr(private_ops, "usable", lambda *args, **kwargs: False)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_public_fallbacks_give_the_private_operators_values(dtype):
+    from aegan.training.fast_dense import SELU_ALPHA, SELU_SCALE
+
+    torch.manual_seed(0)
+    x = torch.randn(300, 17, dtype=dtype) * 3
+    grad = torch.randn_like(x)
+    y = torch.selu(x)
+    private = private_ops._private
+    # The forms the fast steps use are bit for bit the same.
+    assert torch.equal(private_ops.public_elu_backward(grad, SELU_ALPHA, SELU_SCALE, 1.0, True, y),
+                       private("elu_backward")(grad, SELU_ALPHA, SELU_SCALE, 1.0, True, y))
+    into, expected = grad.clone(), private("elu_backward")(grad, SELU_ALPHA, SELU_SCALE, 1.0, True, y)
+    private_ops.public_elu_backward_into(into, SELU_ALPHA, SELU_SCALE, 1.0, True, y, grad_input=into)
+    assert torch.equal(into, expected)
+    torch.testing.assert_close(private_ops.public_elu_backward(grad, 1.0, 1.0, 1.0, False, x),
+                               private("elu_backward")(grad, 1.0, 1.0, 1.0, False, x))
+    relu = torch.relu(x)
+    assert torch.equal(private_ops.public_threshold_backward(grad, relu, 0),
+                       private("threshold_backward")(grad, relu, 0))
+    s = torch.sigmoid(x)
+    a, b = torch.empty_like(s), torch.empty_like(s)
+    private_ops.public_sigmoid_backward_into(grad, s, grad_input=a)
+    private("sigmoid_backward_into")(grad, s, grad_input=b)
+    assert torch.equal(a, b)
+    # Adam (RMSprop as fast_gan runs it: beta1 0, a huge step count) within a rounding.
+    states = []
+    for update in (private("fused_adam"), private_ops.public_fused_adam):
+        param, grads = torch.linspace(-1, 1, 50, dtype=dtype), torch.linspace(0.3, -0.7, 50, dtype=dtype)
+        first, second = torch.zeros_like(param), torch.full_like(param, 0.02)
+        for beta1, step in ((0.0, 2.0 ** 62), (0.9, 3.0)):
+            update([param], [grads], [first], [second], [], [torch.tensor(step)], lr=0.01, beta1=beta1, beta2=0.9,
+                   weight_decay=0.0, eps=1e-7, amsgrad=False, maximize=False)
+        states.append((param, first, second))
+    for a, b in zip(*states):
+        torch.testing.assert_close(a, b, rtol=1e-6 if dtype == torch.float32 else 1e-13, atol=1e-7)
+
+
+def test_probes_find_the_private_operators_here(fresh_probes):
+    for name in ("elu_backward", "elu_backward_into", "threshold_backward", "sigmoid_backward_into"):
+        assert private_ops.usable(name), name
+    assert private_ops.has_fused_adam(torch.zeros(1)) and private_ops.fused_adam(torch.zeros(1)) is torch._fused_adam_
+    assert private_ops.elu_backward_into() is torch.ops.aten.elu_backward.grad_input
+
+
+def test_a_missing_or_wrong_private_operator_is_not_used(monkeypatch, fresh_probes):
+    def missing(name):
+        raise AttributeError(f"no {name} here")
+
+    monkeypatch.setattr(private_ops, "_private", missing)
+    assert not private_ops.usable("elu_backward")
+    assert private_ops.elu_backward() is private_ops.public_elu_backward
+    assert private_ops.fused_adam(torch.zeros(1)) is private_ops.public_fused_adam
+    private_ops.usable.cache_clear()
+    monkeypatch.setattr(private_ops, "_private", lambda name: lambda *args, **kwargs: args[0] * 2)  # wrong values
+    assert not private_ops.usable("threshold_backward")
+    assert private_ops.threshold_backward() is private_ops.public_threshold_backward
+
+
+@pytest.mark.parametrize("activation", ["selu", "relu"])
+def test_fast_dense_matches_autograd_with_the_fallbacks(monkeypatch, no_private_ops, activation):
+    spec = images(1, 5, 4)
+    plain, fast = twin_models(lambda: DenseAutoencoder(DenseAutoencoderConfig(hidden_sizes=(7,), coding_size=3,
+                                                                              activation=activation).for_data(spec)))
+    run_autoencoder_steps(plain, fast, SGD, spec, "fast_dense")
+
+
+def test_fast_vae_matches_autograd_with_the_fallbacks(monkeypatch, no_private_ops):
+    spec = images(1, 4, 3)
+    plain, fast = twin_models(lambda: VariationalAutoencoder(VAEConfig(hidden_sizes=(6, 5), coding_size=2)
+                                                             .for_data(spec)))
+    run_autoencoder_steps(plain, fast, RMSPROP, spec, "fast_vae")
+
+
+def test_fast_gan_matches_autograd_with_the_fallbacks(monkeypatch, no_private_ops, float64_default):
+    spec = images(1, 3, 3)
+    config = GANConfig(coding_size=3, generator_sizes=(5,), discriminator_sizes=(4,)).for_data(spec)
+    plain, fast = twin_models(lambda: GAN(config))
+    networks = []
+    original = fast_gan._Network.__init__
+
+    def remember(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        networks.append(self)
+
+    monkeypatch.setattr(fast_gan._Network, "__init__", remember)
+    run_gan_steps(plain, fast, spec, "fast_gan")
+    assert networks and not any(network.fused for network in networks)  # RMSprop in public operations
+
+
+def test_aegan_imports_and_trains_without_the_private_operators(tmp_path):
+    """In a fresh interpreter where torch.ops.aten lacks the operators and torch._fused_adam_ is gone."""
+    script = textwrap.dedent("""
+        import torch
+
+        class Aten:
+            hidden = {"elu_backward", "threshold_backward", "sigmoid_backward"}
+
+            def __init__(self, aten):
+                self._aten = aten
+
+            def __getattr__(self, name):
+                if name in self.hidden:
+                    raise AttributeError(f"'_OpNamespace' 'aten' object has no attribute {name!r}")
+                return getattr(self._aten, name)
+
+        torch.ops.aten = Aten(torch.ops.aten)
+        del torch._fused_adam_
+
+        import aegan
+        from aegan.training import fast_conv, fast_dense, fast_gan, fast_steps, fast_vae, private_ops
+
+        assert private_ops.elu_backward_into() is private_ops.public_elu_backward_into
+        assert private_ops.threshold_backward() is private_ops.public_threshold_backward
+        assert private_ops.sigmoid_backward_into() is private_ops.public_sigmoid_backward_into
+        assert private_ops.fused_adam(torch.zeros(1)) is private_ops.public_fused_adam
+
+        from aegan.config import TrainingConfig
+        from aegan.data.spec import DataSpec
+        from aegan.models import GAN, GANConfig
+        from aegan.training.optimizers import build_optimizer
+        from aegan.training.replay import ReplayPool
+
+        spec = DataSpec(layout="table", shape=(4,), scaling="none", value_range=(0.0, 1.0))
+        model = GAN(GANConfig(coding_size=2, generator_sizes=(3,), discriminator_sizes=(3,)).for_data(spec))
+        step, name = fast_steps.select_gan_step(
+            model, TrainingConfig(optimizer="rmsprop"),
+            build_optimizer("rmsprop", model.discriminator.parameters(), 0.01),
+            build_optimizer("rmsprop", model.generator.parameters(), 0.01), ReplayPool(0))
+        d_logits, g_logits = step(torch.rand(5, 4), None)
+        assert name == "fast_gan" and torch.isfinite(d_logits).all() and d_logits.shape == (10, 1)
+        print("ok")
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
