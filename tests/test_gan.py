@@ -120,7 +120,7 @@ def test_sample_and_interpolate_a_gan_from_its_checkpoint(cgan_run, tmp_path):
     assert result.returncode == 0, result.stderr
     sevens = aegan.api.sample(cgan_run.path, n=8, seed=1, label=7)
     others = aegan.api.sample(cgan_run.path, n=8, seed=1, label=1)
-    assert sevens.shape == (8, 28, 28) and not np.allclose(sevens, others)
+    assert sevens.shape == (8, 1, 28, 28) and not np.allclose(sevens, others)
     result = run_cli("interpolate", cgan_run.path, "--steps", "5", "--out", tmp_path / "i.png")
     assert result.returncode == 0, result.stderr
     bad = run_cli("sample", cgan_run.path, "--label", "12")
@@ -154,9 +154,9 @@ def test_encode_and_reconstruct_on_a_gan_run_say_what_it_can_do(cgan_run):
 def test_a_gan_batch_larger_than_the_data_is_a_user_error_before_any_folder(tmp_path):
     np.save(tmp_path / "x.npy", np.zeros((50, 28, 28), dtype=np.float32))
     result = run_cli("train", "gan", "--out", str(tmp_path / "run"), "--batch-size", "64",
-                     "--set", "data.dataset=npy", "--set", f"data.path={tmp_path / 'x.npy'}")
+                     "--data", tmp_path / "x.npy")
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    # 40 of the 50 samples are the training split (the rest validation)
+    # 40 of the 50 samples are the training split (the rest validation and test)
     assert "training.batch_size=64 is more than the 40 training samples" in result.stderr
     assert "--batch-size 40 or less" in result.stderr
     assert not (tmp_path / "run").exists()

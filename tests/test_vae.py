@@ -90,14 +90,14 @@ def test_sample_and_interpolate_need_only_the_checkpoint(vae_run, tmp_path):
     assert result.returncode == 0, result.stderr
     assert Image.open(tmp_path / "s.png").size[0] > 600
     images = aegan.api.sample(copy, n=6, seed=3)
-    assert images.shape == (6, 28, 28) and images.std() > 0.05
+    assert images.shape == (6, 1, 28, 28) and images.std() > 0.05
     assert not np.allclose(images[0], images[1])
     result = run_cli("interpolate", copy, "--steps", "7", "--out", tmp_path / "i.png", env=env)
     assert result.returncode == 0, result.stderr
     rows = aegan.api.interpolate(copy, steps=5, pairs=2)
-    assert rows.shape == (2, 5, 28, 28)
+    assert rows.shape == (2, 5, 1, 28, 28)
     # The ends of a row decode the ends' codings: consecutive steps change gradually.
-    steps = np.abs(np.diff(rows, axis=1)).mean(axis=(2, 3))
+    steps = np.abs(np.diff(rows, axis=1)).mean(axis=(2, 3, 4))
     assert steps.max() < np.abs(rows[:, -1] - rows[:, 0]).mean() + 1e-6
 
 

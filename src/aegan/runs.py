@@ -161,8 +161,9 @@ class Run:
     def _require(self, capability: str, command: str) -> None:
         if not self.can(capability):
             able = sorted(type(self.model).capabilities)
-            raise AeganError(f"{self.path} is a {self.config.model.kind} run, which cannot {command} "
-                             f"(it can: {', '.join(able)})")
+            commands = " or ".join(f"`aegan {name}`" for name in able)
+            raise AeganError(f"{self.path} is a {self.config.model.kind} run, which cannot {command}: "
+                             f"use {commands} on it instead")
 
     def _require_encoder(self, command: str) -> None:
         self._require("encode", f"{command} (it has no encoder)")
