@@ -2,8 +2,9 @@
 
 Each model is built from its preset as `aegan train` builds it, and takes the step that aegan's
 training loops take: `make_train_step` + `run_epoch` for the autoencoders (the hand-derived
-fast path where it applies, e.g. the stacked AE), `make_fast_gan_step` for the simple GAN and
-the step `train_gan` picks for the DCGAN (fast_conv's) (trained on images rescaled to [-1, 1]).
+fast path where it applies, e.g. the stacked AE) and the step `train_gan` picks for the GANs
+(fast_gan's for the simple GAN, fast_conv's for the DCGAN, trained on images rescaled to [-1, 1]).
+Models are built for Fashion-MNIST's description (config.model.for_data) and take (N, 1, 28, 28).
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ import torch
 from torch import nn
 
 from aegan.config import load_config
+from aegan.data.fashion_mnist import fashion_mnist_spec
 from aegan.models import build_model
 from aegan.runs import Run, images_to_tensor
-from aegan.training import fast_conv, fast_dense, fast_gan, fast_vae
 from aegan.training.autoencoder import make_train_step, run_epoch
 from aegan.training.gan import epoch_metrics, select_gan_step
 from aegan.training.optimizers import build_optimizer
@@ -31,10 +32,10 @@ GAN_KINDS = ("gan", "dcgan")
 
 
 def build(preset: str, batch_size: int):
-    """(model, training config) for a preset, at `batch_size`."""
+    """(model, training config) for a preset, at `batch_size`, built for Fashion-MNIST."""
     config = load_config(preset)
     training = dataclasses.replace(config.training, batch_size=batch_size)
-    return build_model(config.model), training
+    return build_model(config.model.for_data(fashion_mnist_spec())), training
 
 
 def parameter_counts(model: nn.Module) -> tuple[int, int]:
@@ -48,7 +49,7 @@ def time_autoencoder(preset: str, images: torch.Tensor, batch_size: int, steps: 
     model, training = build(preset, batch_size)
     total, trainable = parameter_counts(model)
     optimizer = build_optimizer(training.optimizer, model.parameters(), training.learning_rate, training.momentum)
-    step = make_train_step(model, training, optimizer)
+    step, step_name = make_train_step(model, training, optimizer)
     model.train()
     shuffle = torch.Generator().manual_seed(0)
     epoch_steps = math.ceil(len(images) / batch_size)
@@ -60,8 +61,7 @@ def time_autoencoder(preset: str, images: torch.Tensor, batch_size: int, steps: 
     images_seen = min(len(images), steps * batch_size)
     return {"seconds_per_epoch": seconds * epoch_steps / steps, "timed_seconds": seconds, "timed_steps": steps,
             "epoch_steps": epoch_steps, "loss": loss_sum / (images_seen * images[0].numel()),
-            "fast_path": any(module.supports(model, training) for module in (fast_dense, fast_vae))
-            or fast_conv.supports_autoencoder(model, training), "parameters": trainable, "parameters_all": total}
+            "fast_path": step_name != "autograd", "parameters": trainable, "parameters_all": total}
 
 
 def time_gan(preset: str, images: torch.Tensor, batch_size: int, steps: int, warmup: int) -> dict:
@@ -73,8 +73,8 @@ def time_gan(preset: str, images: torch.Tensor, batch_size: int, steps: int, war
                                   training.momentum)
     optimizer_g = build_optimizer(training.optimizer, model.generator.parameters(), training.learning_rate,
                                   training.momentum)
-    step = select_gan_step(model, training, optimizer_d, optimizer_g, ReplayPool(0))
-    fast = fast_gan.supports(model, training) or fast_conv.supports_gan(model, training)
+    step, step_name = select_gan_step(model, training, optimizer_d, optimizer_g, ReplayPool(0))
+    fast = step_name != "autograd"
     model.train()
     epoch_steps = len(images) // batch_size  # whole batches only, as train_gan does
     steps = min(steps, epoch_steps)
@@ -94,17 +94,21 @@ def time_gan(preset: str, images: torch.Tensor, batch_size: int, steps: int, war
 
 def time_contender(preset: str, kind: str, images: np.ndarray, batch_size: int, steps: int, warmup: int) -> dict:
     torch.manual_seed(0)
-    x = images_to_tensor(images)
+    x = images_to_tensor(images[:, None] if images.ndim == 3 else images)  # (N, 1, 28, 28)
     timer = time_gan if kind in GAN_KINDS else time_autoencoder
     return timer(preset, x, batch_size, steps, warmup)
 
 
 def encoding_throughput(images: np.ndarray, repeats: int = 3) -> dict:
     """Images per second of Run.encode (the encoder in no_grad over batches of 4,096, uint8 in,
-    codings out as numpy) with a freshly built stacked AE: its speed does not depend on training."""
+    codings out as numpy) with a freshly built stacked AE: its speed does not depend on training.
+    `images`: uint8, (N, 28, 28) or (N, 1, 28, 28)."""
     config = load_config("stacked_ae")
+    spec = fashion_mnist_spec()
+    config = dataclasses.replace(config, model=config.model.for_data(spec))
     run = object.__new__(Run)  # a Run without a run folder: the untrained model is as fast
-    run.path, run.config, run.model = Path("untrained-stacked_ae"), config, build_model(config.model).eval()
+    run.path, run.config, run.spec = Path("untrained-stacked_ae"), config, spec
+    run.model = build_model(config.model).eval()
     run.encode(images[:5000])  # warm-up
     times = []
     for _ in range(repeats):
@@ -168,5 +172,5 @@ def epoch_flops(preset: str, kind: str, batch_size: int, num_images: int) -> flo
         d = layer_macs(model.discriminator, real)
         per_image = (4 * sum(g) - g[0]) + (8 * sum(d) - 2 * d[0])
         return 2.0 * per_image * batch_size * (num_images // batch_size)
-    macs = layer_macs(model, torch.zeros(1, 28, 28))
+    macs = layer_macs(model, torch.zeros(1, 1, 28, 28))
     return 2.0 * (3 * sum(macs) - macs[0]) * num_images

@@ -41,6 +41,7 @@ def build_step(name: str):
     """(step function taking a batch, images it trains on, steps per epoch) for a contender."""
     from aegan.config import load_config
     from aegan.data import load_fashion_mnist
+    from aegan.data.fashion_mnist import fashion_mnist_spec
     from aegan.models import build_model
     from aegan.runs import images_to_tensor
     from aegan.training.autoencoder import make_train_step
@@ -52,13 +53,14 @@ def build_step(name: str):
     preset, kind = name.split()
     config = load_config(preset, {"training.fast_path": kind == "aegan"})
     torch.manual_seed(0)
-    model = build_model(config.model)
+    model = build_model(config.model.for_data(fashion_mnist_spec()))
     model.train()
-    images = images_to_tensor(load_fashion_mnist().train_images)
+    images = images_to_tensor(load_fashion_mnist().train_images[:, None])  # (N, 1, 28, 28)
     if preset == "conv_ae":
         training = config.training
         optimizer = build_optimizer(training.optimizer, model.parameters(), training.learning_rate)
-        return make_train_step(model, training, optimizer), images, -(-len(images) // BATCH_SIZE)
+        step, _ = make_train_step(model, training, optimizer)
+        return step, images, -(-len(images) // BATCH_SIZE)
     optimizer_name, rate = config.training.optimizer, config.training.learning_rate
     optimizer_d = build_optimizer(optimizer_name, model.discriminator.parameters(), rate)
     optimizer_g = build_optimizer(optimizer_name, model.generator.parameters(), rate)

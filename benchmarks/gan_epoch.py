@@ -19,6 +19,7 @@ import torch
 
 from aegan.config import load_config
 from aegan.data import load_fashion_mnist
+from aegan.data.fashion_mnist import fashion_mnist_spec
 from aegan.models import build_model
 from aegan.runs import images_to_tensor
 from aegan.training.fast_gan import make_fast_gan_step
@@ -29,7 +30,7 @@ from aegan.training.replay import ReplayPool
 
 def time_contender(maker, config, images, steps: int) -> float:
     torch.manual_seed(0)
-    model = build_model(config.model)
+    model = build_model(config.model.for_data(fashion_mnist_spec()))
     optimizer_d = build_optimizer("rmsprop", model.discriminator.parameters(), config.training.learning_rate)
     optimizer_g = build_optimizer("rmsprop", model.generator.parameters(), config.training.learning_rate)
     step = maker(model, optimizer_d, optimizer_g, ReplayPool(0))
@@ -52,7 +53,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=600)
     args = parser.parse_args()
     config = load_config("gan")
-    images = images_to_tensor(load_fashion_mnist().train_images)
+    images = images_to_tensor(load_fashion_mnist().train_images[:, None])  # (N, 1, 28, 28), in [0, 1]
     contenders = {"aegan": make_fast_gan_step, "plain": make_gan_step}
     times = {name: [] for name in contenders}
     for repeat in range(args.repeats):

@@ -14,6 +14,7 @@ the peak that each contender reaches. Plain peers are timed over a slice of an e
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import time
 
@@ -21,6 +22,7 @@ import torch
 
 from aegan.config import load_config
 from aegan.data import load_fashion_mnist
+from aegan.data.fashion_mnist import fashion_mnist_spec
 from aegan.models import build_model
 from aegan.runs import images_to_tensor
 from aegan.training.autoencoder import make_train_step, run_epoch
@@ -52,10 +54,10 @@ def time_contender(config, images, threads: int, fast: bool, max_steps: int | No
     """Seconds per epoch of 55,000 images (scaled when only max_steps steps are timed)."""
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    model = build_model(config.model)
+    model = build_model(config.model)  # config.model resolved for the data (main)
     training = config.training.__class__(**{**config.training.__dict__, "fast_path": fast})
     optimizer = build_optimizer("sgd", model.parameters(), training.learning_rate)
-    step = make_train_step(model, training, optimizer)
+    step, _ = make_train_step(model, training, optimizer)
     shuffle = torch.Generator().manual_seed(0)
     run_epoch(step, images, training.batch_size, shuffle, max_steps=50)  # warm-up
     start = time.perf_counter()
@@ -74,7 +76,8 @@ def main() -> None:
 
     default_threads = torch.get_num_threads()
     config = load_config("stacked_ae")
-    images = images_to_tensor(load_fashion_mnist().train_images)
+    config = dataclasses.replace(config, model=config.model.for_data(fashion_mnist_spec()))
+    images = images_to_tensor(load_fashion_mnist().train_images[:, None])  # (N, 1, 28, 28)
     flops = epoch_flops(build_model(config.model), len(images))
     contenders = {
         "aegan": (default_threads, True, None),

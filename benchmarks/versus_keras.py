@@ -4,8 +4,8 @@ Contenders, each timed in a fresh subprocess (TensorFlow's and PyTorch's thread 
 share a process), alternated within each repeat, the median of the repeats reported:
   aegan        aegan's own training step for the preset (benchmarks/aegan_contenders.py):
                make_train_step + run_epoch for the autoencoders (the hand-derived fast path
-               where it applies), make_fast_gan_step for the simple GAN, make_gan_step for
-               the DCGAN (images in [-1, 1])
+               where it applies), the step train_gan selects for the GANs (fast_gan's for the
+               simple GAN, fast_conv's for the DCGAN, images in [-1, 1])
   keras-seed   the seed's Keras code (the book's ml2 notebook, benchmarks/keras_peers.py):
                model.fit() for the autoencoders, the two-phase train_on_batch loop with
                discriminator.trainable toggled for the GANs

@@ -109,7 +109,7 @@ def test_recurrent_autoencoder_trains_on_a_sequence_array(tmp_path):
     phases, freqs = rng.uniform(0, 2 * np.pi, (400, 1, 1)), rng.uniform(0.5, 2, (400, 1, 1))
     waves = np.sin(freqs * t[None, :, None] + phases + np.array([0, 1.5])[None, None, :])
     np.save(tmp_path / "waves.npy", (waves + 0.05 * rng.standard_normal(waves.shape)).astype(np.float32))
-    run = aegan.train("recurrent_ae", out=tmp_path / "run", epochs=8, progress=False, log=lambda m: None,
+    run = aegan.train("recurrent_ae", out=tmp_path / "run", epochs=15, progress=False, log=lambda m: None,
                       overrides={"data.path": str(tmp_path / "waves.npy"),
                                  "model.hidden_size": 16, "model.coding_size": 4,
                                  "model.reconstruction_loss": "mse", "training.optimizer": "adam",

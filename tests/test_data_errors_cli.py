@@ -80,3 +80,19 @@ def test_data_that_does_not_fit_the_run_is_refused(table_run, tmp_path):
     assert not (tmp_path / "scores.csv").exists()
     np.save(tmp_path / "images.npy", np.zeros((4, 1, 8, 8), dtype=np.uint8))
     assert_user_error(run_cli("score", table_run / "run", tmp_path / "images.npy"), "images.npy", "trained on")
+
+
+def test_images_with_other_channels_than_the_run_are_refused(tmp_path):
+    rgb = tmp_path / "rgb"
+    rgb.mkdir()
+    for index in range(30):
+        Image.fromarray(np.full((8, 8, 3), index * 8, dtype=np.uint8)).save(rgb / f"{index}.png")
+    assert run_cli("train", "conv_ae", "--data", rgb, "--epochs", "1", "--out", tmp_path / "run",
+                   "--quiet").returncode == 0
+    gray = tmp_path / "gray"
+    gray.mkdir()
+    for index in range(3):
+        Image.fromarray(np.full((8, 8), 9, dtype=np.uint8)).save(gray / f"{index}.png")
+    result = run_cli("score", tmp_path / "run", gray, "--out", tmp_path / "scores.csv")
+    assert_user_error(result, "gray", "trained on image 3x8x8", "give RGB images of 8x8")
+    assert not (tmp_path / "scores.csv").exists()

@@ -166,3 +166,33 @@ def test_recurrent_autoencoder_takes_sequences(tmp_path):
     run = aegan.train("recurrent_ae", data=tmp_path / "sequences.npy", out=tmp_path / "run", overrides=SMALL, **QUIET)
     assert run.spec.layout == "sequence" and tuple(run.config.model.input_shape) == (15, 3)
     assert run.reconstruct(np.asarray(run.splits().test.samples)).shape[1:] == (15, 3)
+
+
+def test_unlabelled_square_images_train_and_evaluate_on_their_own_terms(tmp_path, monkeypatch):
+    monkeypatch.setenv("AEGAN_CACHE_DIR", str(tmp_path / "cache"))
+    folder = tmp_path / "flat"
+    image_folder(tmp_path / "labelled", size=(16, 16), per_class=15)
+    folder.mkdir()
+    for index, file in enumerate(sorted((tmp_path / "labelled").rglob("*.png"))):
+        file.rename(folder / f"{index:03d}.png")  # no class subfolders: no labels
+    for preset in ("conv_ae", "dcgan"):
+        run = aegan.train(preset, data=folder, out=tmp_path / preset, overrides=SMALL, **QUIET)
+        assert run.spec.shape == (3, 16, 16) and not run.spec.has_labels
+        result = aegan.evaluate(run, log=lambda message: None)
+        if preset == "conv_ae":
+            assert np.isfinite(result["loss"]) and "need class labels" in result["representation_metrics"]
+        else:
+            assert "need a feature classifier trained on class labels" in result["generative_metrics"]
+            assert "fid" not in result
+
+
+def test_labelled_arrays_train_a_conditional_gan_on_their_own_classes(tmp_path):
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "data.npz", images=rng.integers(0, 256, (60, 12, 12, 3), dtype=np.uint8),
+             labels=np.repeat(["cat", "dog", "owl"], 20))
+    run = aegan.train("cgan", data=tmp_path / "data.npz", out=tmp_path / "run", overrides=SMALL, **QUIET)
+    assert run.spec.shape == (3, 12, 12) and run.spec.class_names == ("cat", "dog", "owl")
+    assert run.config.model.num_classes == 3
+    assert aegan.sample(run, n=4, label=2).shape == (4, 3, 12, 12)
+    with pytest.raises(AeganError, match="from 0 to 2"):
+        aegan.sample(run, n=1, label=3)

@@ -27,5 +27,5 @@ def test_readme_python_example_runs(fashion, tmp_path, monkeypatch):
     assert (tmp_path / "runs" / "api-example" / "reconstructions.png").stat().st_size > 1000
     assert (tmp_path / "runs" / "api-example" / "tsne.png").stat().st_size > 1000
     assert namespace["codings"].shape == (5000, 30)
-    assert namespace["reconstructions"].shape == (5, 28, 28)
+    assert namespace["reconstructions"].shape == (5, 1, 28, 28)
     assert run.metrics()[-1]["val_loss"] < 0.33  # one epoch of the recipe reaches about 0.31

@@ -111,3 +111,11 @@ def load_fashion_mnist(data_dir: str | os.PathLike | None = None) -> FashionMNIS
         valid_images=train_images[:VALIDATION_SIZE], valid_labels=train_labels[:VALIDATION_SIZE],
         test_images=arrays["test_images"], test_labels=arrays["test_labels"], source=folder,
     )
+
+
+def fashion_mnist_spec(source: str = "") -> "DataSpec":
+    """Fashion-MNIST's description without reading it (for code that builds models for it)."""
+    from aegan.data.spec import DataSpec
+
+    return DataSpec(layout="image", shape=(1, 28, 28), dtype="uint8", scaling="divide_255",
+                    value_range=(0.0, 255.0), class_names=CLASS_NAMES, source=source, format="idx")

@@ -141,8 +141,8 @@ class DataSpec:
 def _fix(spec: DataSpec) -> str:
     if spec.is_image:
         c, h, w = spec.shape
-        return (f"give {'RGB' if c == 3 else 'grayscale' if c == 1 else f'{c}-channel'} images of {h}x{w} "
-                f"(image folders: --set data.image_size=[{h},{w}] --set data.channels={c})")
+        kind = "RGB" if c == 3 else "grayscale" if c == 1 else f"{c}-channel"
+        return f"give {kind} images of {h}x{w} pixels (when training: --set data.channels={c} converts them)"
     return f"give samples of shape {list(spec.shape)}"
 
 
