@@ -1,6 +1,6 @@
 """`aegan score` against scikit-learn's IsolationForest on real tables with planted outliers.
 
-    .venv/bin/python benchmarks/anomaly_scores.py [--seeds 3] [--out docs/anomaly.md]
+    .venv/bin/python benchmarks/anomaly_scores.py [--seeds 3] [--results]
 
 For each real table that scikit-learn ships (breast cancer: 569 x 30; handwritten digits as
 rows of 64 pixels: 1,797 x 64), in each seed: 70% of the rows are written to train.csv; the
@@ -10,7 +10,7 @@ and only the combination is not. A `stacked_ae` is trained on train.csv with the
 (`aegan.train`, then `aegan.score` on test.csv, the run's standardisation reused), and an
 IsolationForest is fitted on the same training rows and scores the same test rows. The ROC
 AUC of both, per data set, mean and standard deviation over the seeds, is printed (and written
-as a Markdown table with --out).
+into docs/RESULTS.md with --results).
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def one_seed(name: str, data: np.ndarray, labels: np.ndarray, seed: int, folder:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--out", help="write the table as Markdown to this file")
+    parser.add_argument("--results", action="store_true", help="write the table into docs/RESULTS.md")
     args = parser.parse_args()
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
                platform.processor())
@@ -108,8 +108,15 @@ def main() -> None:
             print(lines[-1], flush=True)
     text = "\n".join(lines) + "\n"
     print(text)
-    if args.out:
-        Path(args.out).write_text(text)
+    if args.results:
+        import sys
+
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+        from results_page import write_section
+
+        write_section("anomaly-scores", "## Anomaly scores against IsolationForest\n\n"
+                      "`benchmarks/anomaly_scores.py --results`: " + __doc__.split("\n\n", 2)[2].strip()
+                      + "\n\n" + text)
 
 
 if __name__ == "__main__":

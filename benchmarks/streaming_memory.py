@@ -59,6 +59,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--gigabytes", type=float, default=2.0)
     parser.add_argument("--keep", help="folder for the array and runs (default: a temporary one, removed)")
+    parser.add_argument("--results", action="store_true", help="write the measurement into docs/RESULTS.md")
     args = parser.parse_args()
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
                platform.processor())
@@ -75,9 +76,21 @@ def main() -> None:
         np.save(small, np.load(data, mmap_mode="r")[:10000])
         reference_mb, _ = train_child(small, folder / "run-small-in-memory", "never")
         peak_mb, seconds = train_child(data, folder / "run-streamed", "always")
-        print(f"in memory, a 10,000-image file (7.8 MB; the process without data): peak resident {reference_mb:,.0f} MB")
-        print(f"streamed, one epoch over {rows * 0.8:,.0f} training images: peak resident {peak_mb:,.0f} MB "
-              f"= {peak_mb / size_mb:.2f} x the file's {size_mb:,.0f} MB, {seconds:.0f} s")
+        lines = [f"- CPU: {cpu}",
+                 f"- in memory, a 10,000-image file (7.8 MB; the process without data): peak resident "
+                 f"{reference_mb:,.0f} MB",
+                 f"- streamed, one epoch of `stacked_ae` over {int(rows * 0.8):,} training images of a "
+                 f"{size_mb:,.0f} MB `.npy`: peak resident {peak_mb:,.0f} MB = {peak_mb / size_mb:.2f} x the file's "
+                 f"size, {seconds:.0f} s in all"]
+        print("\n".join(lines))
+        if args.results:
+            sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+            from results_page import write_section
+
+            write_section("streaming-memory", "## Training on a .npy larger than memory allows\n\n"
+                          "`benchmarks/streaming_memory.py --results` writes an array of shifted Fashion-MNIST "
+                          "images and trains on it with `data.stream=always` in a child process, whose peak "
+                          "resident memory (ru_maxrss) is measured:\n\n" + "\n".join(lines))
 
 
 if __name__ == "__main__":

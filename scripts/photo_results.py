@@ -155,6 +155,11 @@ def cpu_model() -> str:
     return "unknown CPU"
 
 
+def epochs(run: aegan.Run) -> str:
+    count = len(run.metrics())
+    return f"{count} epoch{'s' if count != 1 else ''}"
+
+
 def fmt(value: float, digits: int) -> str:
     return f"{value:.{digits}f}"
 
@@ -218,7 +223,7 @@ def main() -> None:
             f"{r['reconstruction_loss']:.4f} | {test['rounded_accuracy']:.4f} | {r['coding_dimensions']} | "
             f"{r['linear_probe_accuracy']:.3f} / {r['pca_linear_probe_accuracy']:.3f} | "
             f"{r['knn_accuracy']:.3f} / {r['pca_knn_accuracy']:.3f} |")
-    generative_rows = [generative_row(f"`{p}` ({len(runs[p].metrics())} epochs)", reports[p]) for p in SAMPLES]
+    generative_rows = [generative_row(f"`{p}` ({epochs(runs[p])})", reports[p]) for p in SAMPLES]
     generative_rows.append(generative_row(f"floor: {n:,} training crops drawn at random", floor))
     generative_rows.append(generative_row(f"aegan's floor: the first {n:,} training crops", reports["dcgan"],
                                           "_floor"))
@@ -267,7 +272,8 @@ def main() -> None:
         "|---|---|" + "---|" * len(RECONSTRUCTS), *colour_rows,
         f"\n![test reconstructions](images/{test_figure.name})\n",
         "One test crop of each photo (in class order: " + ", ".join(names) + "), above its "
-        "reconstruction by each autoencoder. `aegan reconstruct RUN --n 10` draws the first ten "
+        "reconstruction by each autoencoder (drawn by the script with `Run.reconstruct` and "
+        "`aegan.plots.plot_reconstructions`). `aegan reconstruct RUN --n 10` draws the first ten "
         "validation crops, which in a folder sorted by class are all from the first photo (astronaut):\n",
         *(f"![{key}]({path})" for key, path in rel.items() if "reconstructions" in key),
         "\n### Generative metrics against the folder's own test split\n",

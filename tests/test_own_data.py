@@ -100,6 +100,8 @@ def test_every_autoencoder_preset_trains_on_a_table_as_it_is(tmp_path):
         assert run.spec.feature_names == ("a", "b", "c", "d") and run.spec.class_names == ("x", "y")
         assert run.config.model.reconstruction_loss == "mse", preset  # standardised data: linear output, MSE
         assert np.isfinite(run.metrics()[-1]["val_loss"])
+        if preset == "stacked_ae":  # a table's reconstructions are drawn as lines
+            assert aegan.plot_reconstructions(run, tmp_path / "table.png", n=3).stat().st_size > 1000
     with pytest.raises(AeganError, match="diverged in epoch 1.*Lower training.learning_rate"):
         aegan.train("stacked_ae", data=path, out=tmp_path / "diverges",
                     overrides={**SMALL, "data.label_column": "kind", "training.learning_rate": 50.0}, **QUIET)
@@ -196,3 +198,28 @@ def test_labelled_arrays_train_a_conditional_gan_on_their_own_classes(tmp_path):
     assert aegan.sample(run, n=4, label=2).shape == (4, 3, 12, 12)
     with pytest.raises(AeganError, match="from 0 to 2"):
         aegan.sample(run, n=1, label=3)
+
+
+def test_score_works_on_image_folders_and_sequences(tmp_path):
+    folder = image_folder(tmp_path / "images", size=(12, 12), per_class=10)
+    run = aegan.train("conv_ae", data=folder, out=tmp_path / "images-run", overrides=SMALL, **QUIET)
+    out, scores = aegan.score(run, folder / "squares", out=tmp_path / "images.csv")
+    rows = list(csv.DictReader(open(out)))
+    assert list(rows[0]) == ["index", "path", "score", "outlier"] and len(rows) == 10 == len(scores)
+    assert sorted(r["path"] for r in rows) == [f"{i:03d}.png" for i in range(10)]
+    sequences = np.cumsum(np.random.default_rng(0).normal(size=(40, 10, 2)), axis=1).astype(np.float32)
+    np.save(tmp_path / "walks.npy", sequences)
+    run = aegan.train("recurrent_ae", data=tmp_path / "walks.npy", out=tmp_path / "walks-run", overrides=SMALL,
+                      **QUIET)
+    _, scores = aegan.score(run, tmp_path / "walks.npy", out=tmp_path / "walks.csv")
+    assert scores.shape == (40,) and np.isfinite(scores).all()
+
+
+def test_aegan_data_describes_a_folder(tmp_path, capsys):
+    from aegan.cli import main
+
+    folder = image_folder(tmp_path / "images", size=(12, 20), per_class=10)
+    assert main(["data", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "image 3x12x20 (uint8, divide_255, 2 classes)" in out and "classes: circles, squares" in out
+    assert "train 16  valid 2  test 2" in out

@@ -66,13 +66,16 @@ def test_plain_path_gives_the_same_training_as_the_fast_path(fashion, tmp_path):
     from aegan.training.autoencoder import make_train_step, run_epoch
     from aegan.training.optimizers import build_optimizer
 
-    images = images_to_tensor(fashion.train_images[:6400])
+    from aegan.data.fashion_mnist import fashion_mnist_spec
+
+    images = images_to_tensor(fashion.train_images[:6400, None])
     results = []
     for fast in (True, False):
         config = load_config("stacked_ae", {"training.fast_path": fast})
         torch.manual_seed(0)
-        model = aegan.build_model(config.model)
-        step = make_train_step(model, config.training, build_optimizer("sgd", model.parameters(), 1.5))
+        model = aegan.build_model(config.model.for_data(fashion_mnist_spec()))
+        step, name = make_train_step(model, config.training, build_optimizer("sgd", model.parameters(), 1.5))
+        assert name == ("fast_dense" if fast else "autograd")
         loss = run_epoch(step, images, 32, torch.Generator().manual_seed(0)).item() / images.numel()
         results.append((loss, model.state_dict()))
     assert results[0][0] == pytest.approx(results[1][0], rel=1e-4)

@@ -26,9 +26,25 @@ def _display(run: Run, samples: np.ndarray) -> np.ndarray:
     return (np.asarray(samples, dtype=np.float32) - low) / max(high - low, 1e-12)
 
 
+def shown_samples(split, n: int) -> np.ndarray:
+    """Indices of `n` samples of a split to draw: one of each class in turn when there are labels
+    (a folder of class subfolders is read in sorted order), else spread over the split."""
+    count = min(n, len(split))
+    if split.labels is None:
+        return np.unique(np.linspace(0, len(split) - 1, count).round().astype(np.int64))
+    labels = np.asarray(split.labels)
+    queues = [np.flatnonzero(labels == c).tolist() for c in np.unique(labels)]
+    chosen: list[int] = []
+    while len(chosen) < count:
+        for queue in queues:
+            if queue and len(chosen) < count:
+                chosen.append(queue.pop(0))
+    return np.array(chosen, dtype=np.int64)
+
+
 def plot_reconstructions(run, path: str | os.PathLike | None = None, n: int = 5, noise: bool = False,
                          seed: int = 0) -> Path:
-    """Draw the first `n` validation samples above their reconstructions (tables and sequences:
+    """Draw `n` validation samples (one per class in turn) above their reconstructions (tables and sequences:
     original and reconstruction as lines).
 
     With `noise`, a denoising run's own training noise is applied first and the figure shows
@@ -42,7 +58,8 @@ def plot_reconstructions(run, path: str | os.PathLike | None = None, n: int = 5,
                          "(e.g. presets denoising_gaussian_ae, denoising_dropout_ae)")
     if n < 1:
         raise AeganError(f"n={n}: expected at least 1 sample")
-    originals = np.asarray(run.splits().valid.samples[:n])
+    valid = run.splits().valid
+    originals = np.asarray(valid.samples[shown_samples(valid, n)])
     out = path or run.path / ("denoising.png" if noise else "reconstructions.png")
     if not run.spec.is_image:
         return plot_series_reconstructions({"original": run.spec.from_model(run.to_model(originals)).numpy(),

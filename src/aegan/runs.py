@@ -162,11 +162,13 @@ class Run:
         if not self.can(capability):
             able = sorted(type(self.model).capabilities)
             commands = " or ".join(f"`aegan {name}`" for name in able)
+            if "encode" not in able and "no encoder" not in command:
+                command += " (it has no encoder)"
             raise AeganError(f"{self.path} is a {self.config.model.kind} run, which cannot {command}: "
                              f"use {commands} on it instead")
 
     def _require_encoder(self, command: str) -> None:
-        self._require("encode", f"{command} (it has no encoder)")
+        self._require("encode", command)
 
     def encode(self, samples) -> np.ndarray:
         """Codings (N, coding_size) of samples as stored (a VAE: the posterior means)."""

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aegan.codings import as_run
+from aegan.codings import as_run, shown_samples
 from aegan.errors import AeganError
 from aegan.plots import plot_image_grid, plot_series_reconstructions
 from aegan.runs import Run
@@ -107,8 +107,9 @@ def plot_interpolations(run, path: str | os.PathLike | None = None, steps: int =
     sample_pairs = pairs - pairs // 2 if run.can("encode") else 0
     if sample_pairs:
         try:
-            valid = run.splits().valid.samples
-            rows.append(interpolate(run, steps, samples=np.asarray(valid[: 2 * sample_pairs]), seed=seed))
+            valid = run.splits().valid
+            chosen = shown_samples(valid, 2 * sample_pairs)
+            rows.append(interpolate(run, steps, samples=np.asarray(valid.samples[chosen]), seed=seed))
         except AeganError:  # the data is not here: random codings only
             sample_pairs = 0
     rows.append(interpolate(run, steps, pairs=pairs - sample_pairs, seed=seed))

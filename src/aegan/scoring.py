@@ -21,7 +21,7 @@ def score(run, data: str | os.PathLike, out: str | os.PathLike | None = None,
     from aegan.evaluation.anomaly import reconstruction_errors, write_scores_csv
 
     run = as_run(run)
-    run._require("score", "score samples (it has no reconstruction)")
+    run._require("score", "score samples")
     if not 0 < contamination <= 0.5:
         raise AeganError(f"--contamination {contamination}: expected a fraction in (0, 0.5], e.g. 0.05")
     split, spec = read_for_run(str(data), run.spec, run.config.data)

@@ -135,6 +135,12 @@ NOT_IMAGES = f"skipped: {METRICS} need a feature classifier of images, and this 
 _FLOORS: dict = {}  # the floor depends on the data and the classifier only: computed once per process
 
 
+def spread(length: int, count: int) -> np.ndarray:
+    """`count` indices spread evenly over `length` (all of them when count == length): a split read
+    in sorted order (a folder of class subfolders) is then sampled across its classes."""
+    return np.unique(np.linspace(0, length - 1, count).round().astype(np.int64))
+
+
 def skip_reason(spec, train, test) -> str:
     """Why the generative metrics cannot be measured on this data ("" when they can)."""
     if not spec.is_image:
@@ -157,14 +163,15 @@ def generative_report(sample, train, test, spec, n: int = 10000, log=print, reci
         return {"generative_metrics": reason}
     classifier, info = load_feature_classifier(train.samples, train.labels, test.samples, test.labels, spec,
                                                log=log, recipe=recipe)
-    count = min(n, len(test), len(train))
-    test_features, _ = predict(classifier, test.samples, spec, count=count)
-    test_classes = np.asarray(test.labels[:count])
-    fake_features, fake_probabilities = predict(classifier, sample(n, 0))
+    count = min(n, len(test), len(train))  # as many samples as real images on each side
+    chosen = spread(len(test), count)
+    test_features, _ = predict(classifier, np.asarray(test.samples[chosen]), spec)
+    test_classes = np.asarray(test.labels)[chosen]
+    fake_features, fake_probabilities = predict(classifier, sample(count, 0))
     result = generative_metrics(test_features.numpy(), test_classes, fake_features.numpy(),
                                 fake_probabilities.numpy(), test_classes)
     floor = _floor(classifier, info, train, spec, count, test_features.numpy(), test_classes)
-    report = {"samples": n, "feature_classifier_test_accuracy": info["test_accuracy"],
+    report = {"samples": count, "feature_classifier_test_accuracy": info["test_accuracy"],
               "feature_classifier_recipe": info["recipe"]}
     for key, value in result.items():
         report[key] = value
@@ -175,10 +182,11 @@ def generative_report(sample, train, test, spec, n: int = 10000, log=print, reci
 
 def _floor(classifier, info: dict, train, spec, count: int, test_features: np.ndarray,
            test_classes: np.ndarray) -> dict:
-    """The metrics of the first `count` training samples against the test features."""
+    """The metrics of `count` training samples, spread over the split, against the test features."""
     key = (info["weights_sha256"], count, hashlib.sha256(test_features.tobytes()).hexdigest())
     if key not in _FLOORS:
-        train_features, train_probabilities = predict(classifier, train.samples, spec, count=count)
+        chosen = spread(len(train), count)
+        train_features, train_probabilities = predict(classifier, np.asarray(train.samples[chosen]), spec)
         _FLOORS[key] = generative_metrics(test_features, test_classes, train_features.numpy(),
                                           train_probabilities.numpy(), test_classes)
     return _FLOORS[key]
