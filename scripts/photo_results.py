@@ -8,15 +8,18 @@ colour photos shipped by scikit-learn and scikit-image, one class per photo, wit
 only from a held-out strip of each photo. Each preset is trained with the `aegan` command line,
 one at a time, into runs/photos/<preset> with the epochs in EPOCHS (about 4-5 minutes each on
 this project's 2-core CPU); then `aegan reconstruct` (conv_ae, conv_vae), `aegan sample`
-(conv_vae, dcgan) and `aegan evaluate` (all three) run on it. The figures are copied to
-docs/images/photos-*.png and the section "photos" of docs/RESULTS.md is written from the runs'
-own files (test.json, metrics.jsonl, evaluation.json, timing.json).
+(conv_vae, dcgan) and `aegan evaluate` (all three, without --n: the generative metrics then
+compare min(10,000, test crops, training crops) samples, here as many as the test crops) run on
+it. The figures are written to docs/images/photos-*.png and the section "photos" of
+docs/RESULTS.md is written from the runs' own files (test.json, metrics.jsonl,
+evaluation.json, timing.json) and a colour check of the test crops' reconstructions.
 
 A run whose folder already holds its outputs (test.json, or every epoch's line in
-metrics.jsonl for the GAN) is not trained again, and an evaluation.json of the same sample
+metrics.jsonl for the GAN) is not trained again, and an evaluation.json of the expected sample
 count and feature-classifier recipe is not measured again, so an interrupted script picks up
-where it stopped (--again measures every run again). Run it alone: two trainings at once on a
-2-core machine slow each other down many times over.
+where it stopped (--again measures every run again; deleting RUN/evaluation.json measures
+that run again). Run it alone: two trainings at once on a 2-core machine slow each other down
+many times over.
 """
 
 from __future__ import annotations
@@ -33,9 +36,9 @@ from pathlib import Path
 import numpy as np
 
 import aegan
-from aegan.evaluation.classifier import RECIPE, load_feature_classifier, predict
-from aegan.evaluation.generative import generative_metrics
-from aegan.plots import plot_image_grid, plot_reconstructions
+from aegan.evaluation.classifier import RECIPE
+from aegan.evaluation.generative import spread
+from aegan.plots import plot_image_grid
 from photo_folder import HELD_OUT, MAX_SHARE, MIN_SHARE, SKIMAGE_PHOTOS, SKLEARN_PHOTOS, build
 from results_page import write_section
 
@@ -48,6 +51,7 @@ TRAIN_CROPS, TEST_CROPS = 800, 200  # per photo
 EPOCHS = {"conv_ae": 8, "conv_vae": 10, "dcgan": 1}
 RECONSTRUCTS, SAMPLES = ("conv_ae", "conv_vae"), ("conv_vae", "dcgan")
 SAMPLE_COUNT, SAMPLE_SEED = 48, 1
+GENERATIVE_N = 10000  # `aegan evaluate`'s default --n; it measures min(this, test size, train size) samples
 
 
 def aegan_command(*args: str) -> float:
@@ -82,58 +86,35 @@ def train(preset: str, data: Path) -> Path:
     return out
 
 
-def evaluated(path: Path, n: int, again: bool) -> dict:
+def evaluated(path: Path, count: int, again: bool) -> dict:
+    """RUN/evaluation.json, measured with `aegan evaluate RUN` (default --n) unless it is already
+    there for `count` generative samples and the current feature-classifier recipe."""
     file = path / "evaluation.json"
     if not again and file.is_file():
         result = json.loads(file.read_text())
         generative = "fid" in result or aegan.Run(path).config.model.kind not in ("conv_vae", "dcgan")
-        if generative and result.get("samples", n) == n and result.get("feature_classifier_recipe", RECIPE) == RECIPE:
+        if generative and result.get("samples", count) == count and \
+                result.get("feature_classifier_recipe", RECIPE) == RECIPE:
             return result
-    aegan_command("evaluate", str(path), "--n", str(n))
+    aegan_command("evaluate", str(path))
     return json.loads(file.read_text())
 
 
-def random_floor(run: aegan.Run, count: int, seed: int = 0) -> dict:
-    """The floor of the generative metrics for `count` training crops drawn at random (aegan's own
-    floor takes the first `count` training samples, which in a folder sorted by class are the
-    first few classes only), against the same first `count` test crops, in the same feature space."""
-    splits = run.splits()
-    train, test, spec = splits.train, splits.test, splits.spec
-    classifier, _ = load_feature_classifier(train.samples, train.labels, test.samples, test.labels, spec,
-                                            log=lambda message: print(message, flush=True))
-    count = min(count, len(test), len(train))
-    test_features, _ = predict(classifier, test.samples, spec, count=count)
-    test_classes = np.asarray(test.labels[:count])
-    chosen = np.sort(np.random.default_rng(seed).choice(len(train), count, replace=False))
-    train_features, train_probabilities = predict(classifier, np.asarray(train.samples)[chosen], spec)
-    return generative_metrics(test_features.numpy(), test_classes, train_features.numpy(),
-                              train_probabilities.numpy(), test_classes)
-
-
-def test_reconstructions(runs: dict[str, aegan.Run]) -> tuple[Path, list[str]]:
-    """One test crop per photo above each autoencoder's reconstruction of it; and rows of a
-    colour check: each photo's mean R, G, B over all its test crops and their reconstructions."""
+def colour_check(runs: dict[str, aegan.Run]) -> list[str]:
+    """Table rows: each photo's mean R, G, B over all its test crops and over each autoencoder's
+    reconstructions of them."""
     test = runs["conv_ae"].splits().test
     names = runs["conv_ae"].spec.class_names
     images = np.asarray(test.samples)
     labels = np.asarray(test.labels)
-    first = np.array([np.flatnonzero(labels == c)[0] for c in range(len(names))])
-    rows = {"original (one test crop per photo)": images[first] / 255.0}
-    reconstructed = {}
-    for preset in RECONSTRUCTS:
-        reconstructed[preset] = runs[preset].reconstruct(images)
-        rows[preset] = reconstructed[preset][first]
-    path = plot_reconstructions(rows, IMAGES / "photos-test-reconstructions.png")
+    reconstructed = {preset: runs[preset].reconstruct(images) for preset in RECONSTRUCTS}
 
     def rgb(values: np.ndarray) -> str:
         return " ".join(f"{v:.2f}" for v in values.mean(axis=(0, 2, 3)))
 
-    colour = []
-    for c, name in enumerate(names):
-        mask = labels == c
-        colour.append(f"| {name} | {rgb(images[mask] / 255.0)} | "
-                      + " | ".join(rgb(reconstructed[p][mask]) for p in RECONSTRUCTS) + " |")
-    return path, colour
+    return [f"| {name} | {rgb(images[labels == c] / 255.0)} | "
+            + " | ".join(rgb(reconstructed[p][labels == c]) for p in RECONSTRUCTS) + " |"
+            for c, name in enumerate(names)]
 
 
 def folder_figure(data: Path, names: tuple[str, ...]) -> Path:
@@ -186,7 +167,7 @@ def main() -> None:
 
     runs = {preset: aegan.Run(train(preset, data)) for preset in EPOCHS}  # one at a time
     splits = runs["conv_ae"].splits()
-    n = len(splits.test)  # as many samples as test crops: the floor compares as many training crops
+    n = min(GENERATIVE_N, len(splits.test), len(splits.train))  # what `aegan evaluate` measures
     figures = {}
     for preset in RECONSTRUCTS:
         out = IMAGES / f"photos-{preset}-reconstructions.png"
@@ -198,10 +179,16 @@ def main() -> None:
                       "--out", str(out))
         figures[f"{preset} samples"] = out
     reports = {preset: evaluated(run.path, n, args.again) for preset, run in runs.items()}
-    floor = random_floor(runs["dcgan"], n)
-    test_figure, colour_rows = test_reconstructions(runs)
+    for preset in SAMPLES:
+        if reports[preset].get("samples") != n:
+            raise SystemExit(f"{preset}: evaluation.json compares {reports[preset].get('samples')} samples, "
+                             f"expected {n}")
+    colour_rows = colour_check(runs)
     names = runs["conv_ae"].spec.class_names
     folder_figure(data, names)
+    stale = IMAGES / "photos-test-reconstructions.png"  # the script's own figure before aegan showed every class
+    if stale.is_file():
+        stale.unlink()
 
     # --- the section -------------------------------------------------------------------------
     budget_rows = []
@@ -224,9 +211,19 @@ def main() -> None:
             f"{r['linear_probe_accuracy']:.3f} / {r['pca_linear_probe_accuracy']:.3f} | "
             f"{r['knn_accuracy']:.3f} / {r['pca_knn_accuracy']:.3f} |")
     generative_rows = [generative_row(f"`{p}` ({epochs(runs[p])})", reports[p]) for p in SAMPLES]
-    generative_rows.append(generative_row(f"floor: {n:,} training crops drawn at random", floor))
-    generative_rows.append(generative_row(f"aegan's floor: the first {n:,} training crops", reports["dcgan"],
-                                          "_floor"))
+    floor_keys = [k for k in reports["dcgan"] if k.endswith("_floor")]
+    floors = [p for p in SAMPLES if any(reports[p][k] != reports[SAMPLES[0]][k] for k in floor_keys)]
+    if floors:  # not expected: the floor depends on the data, the classifier and the count only
+        generative_rows += [generative_row(f"floor in `{p}`'s evaluation.json", reports[p], "_floor") for p in SAMPLES]
+    else:
+        generative_rows.append(generative_row(f"floor: {n:,} training crops, spread over the training split",
+                                              reports["dcgan"], "_floor"))
+    test_per_class = np.bincount(np.asarray(splits.test.labels)[spread(len(splits.test), n)], minlength=len(names))
+    floor_per_class = np.bincount(np.asarray(splits.train.labels)[spread(len(splits.train), n)], minlength=len(names))
+
+    def per_photo(values: np.ndarray) -> str:
+        low, high = int(values.min()), int(values.max())
+        return f"{low} of each photo" if low == high else f"{low} to {high} of each photo"
     histograms = []
     for preset in SAMPLES:
         counts = reports[preset]["class_histogram"]
@@ -249,7 +246,7 @@ def main() -> None:
         f"{len(splits.valid):,} crops, from the training folder, leaving {len(splits.train):,} to train on). The "
         "strip is often a different part of the scene (sky and trees of `china`, the dark background of "
         "`flower`, the white wall beside the astronaut), so the test split is not distributed like the "
-        "training split; the floors below show how far apart they are.\n",
+        "training split; the floor of the generative metrics below shows how far apart they are.\n",
         "![the folder](images/photos-folder.png)\n",
         "### Training budget\n",
         f"CPU: {cpu_model()}, {os.cpu_count()} cores, shared with another process running tests (load average "
@@ -270,22 +267,26 @@ def main() -> None:
         "reconstructions (values in [0, 1]).\n",
         "| photo | test crops R G B | " + " | ".join(f"`{p}` R G B" for p in RECONSTRUCTS) + " |",
         "|---|---|" + "---|" * len(RECONSTRUCTS), *colour_rows,
-        f"\n![test reconstructions](images/{test_figure.name})\n",
-        "One test crop of each photo (in class order: " + ", ".join(names) + "), above its "
-        "reconstruction by each autoencoder (drawn by the script with `Run.reconstruct` and "
-        "`aegan.plots.plot_reconstructions`). `aegan reconstruct RUN --n 10` draws the first ten "
-        "validation crops, which in a folder sorted by class are all from the first photo (astronaut):\n",
+        "\n`aegan reconstruct RUN --n 10`: one validation crop of each photo, in class order (" + ", ".join(names)
+        + "), above its reconstruction. The validation crops are cut from the training folder (stratified by "
+        "photo), so they come from the part of each photo the models were trained on, not from the held-out "
+        "strip:\n",
         *(f"![{key}]({path})" for key, path in rel.items() if "reconstructions" in key),
         "\n### Generative metrics against the folder's own test split\n",
-        f"`aegan evaluate RUN --n {n}`: {n:,} samples against the {n:,} test crops, in the 128-D feature space "
-        "of the classifier aegan trains on the folder's own labelled training split (recipe version "
-        f"{RECIPE['version']}, {RECIPE['epochs']} epochs; its accuracy on the test crops is {accuracy:.4f}). "
-        f"`--n {n}` gives the samples as many as the test crops, as the floor compares as many training crops. "
-        "The floor is the same metric for real training crops against the test crops: what a generator of "
-        "the training distribution would score. aegan's own floor takes the first training crops in folder "
-        "order, which here are the first few photos only (its classes covered says how many), so the script "
-        "also measures the floor, with aegan's classifier and metric functions, on training crops drawn at "
-        "random (seed 0).\n",
+        f"`aegan evaluate RUN` (its default `--n {GENERATIVE_N}`; it compares min(n, test crops, training "
+        f"crops) = {n:,} samples): {n:,} samples of each model against {n:,} test crops spread evenly over the "
+        f"test split ({'all of them, ' if n == len(splits.test) else ''}{per_photo(test_per_class)}), in the "
+        "128-D feature space of the classifier aegan trains on the folder's own labelled training split "
+        f"(recipe version {RECIPE['version']}, {RECIPE['epochs']} epochs; its accuracy on the test crops is "
+        f"{accuracy:.4f}). The floor is the same metric for {n:,} real training crops, spread evenly over "
+        f"the training split ({per_photo(floor_per_class)}), against the same test crops: what a generator of "
+        "the training distribution would score with this classifier and this many samples. "
+        + ("It is the same for both runs (it depends on the data, the classifier and the count only), so it "
+           "has one row. " if not floors else "")
+        + "Its distance from a perfect score (FID 0, precision, recall and coverage 1) is the distance "
+        "between the training crops and the held-out strips. A photo counts as covered when the classifier "
+        f"gives it at least {0.1 * n / len(names):g} of the {n:,} samples (10% of an even share); the class KL "
+        "is the divergence of the samples' class histogram from the test crops'.\n",
         "| | FID | KID | precision | recall | density | coverage | classes covered | class KL to test | "
         "classifier score |",
         "|---|---|---|---|---|---|---|---|---|---|", *generative_rows,

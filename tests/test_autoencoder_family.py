@@ -6,6 +6,7 @@ import torch
 
 import aegan
 from aegan.config import load_config, preset_names
+from aegan.data.fashion_mnist import fashion_mnist_spec
 from aegan.data.spec import DataSpec
 from aegan.errors import AeganError
 from aegan.layers import DenseTranspose, kl_sparsity, l1_activity
@@ -19,8 +20,7 @@ from aegan.models import (
     build_model,
 )
 
-FASHION = DataSpec(layout="image", shape=(1, 28, 28), dtype="uint8", scaling="divide_255", value_range=(0.0, 255.0),
-                   class_names=tuple(str(i) for i in range(10)))
+FASHION = fashion_mnist_spec()
 TOY3D = DataSpec(layout="table", shape=(3,), scaling="none", value_range=(-1.5, 1.5))
 
 DENSE_VARIANTS = {

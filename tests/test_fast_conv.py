@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from aegan.config import load_config as load_unresolved_config
 from aegan.data.batches import Batches
-from aegan.data.spec import DataSpec
+from aegan.data.fashion_mnist import fashion_mnist_spec
 from aegan.models import build_model
 from aegan.training import fast_conv
 from aegan.training.autoencoder import train_autoencoder
@@ -22,8 +22,7 @@ from aegan.training.gan import make_gan_step, train_gan
 from aegan.training.optimizers import build_optimizer
 from aegan.training.replay import ReplayPool
 
-FASHION = DataSpec(layout="image", shape=(1, 28, 28), dtype="uint8", scaling="divide_255", value_range=(0.0, 255.0),
-                   class_names=tuple(str(i) for i in range(10)))
+FASHION = fashion_mnist_spec()
 
 
 def load_config(preset, overrides=None, spec=FASHION):

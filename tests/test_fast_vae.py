@@ -4,14 +4,13 @@ import pytest
 import torch
 
 from aegan.config import TrainingConfig
-from aegan.data.spec import DataSpec
+from aegan.data.fashion_mnist import fashion_mnist_spec
 from aegan.models import VAEConfig, VariationalAutoencoder
 from aegan.training import fast_vae
 from aegan.training.fast_steps import select_autoencoder_step
 from aegan.training.optimizers import build_optimizer
 
-FASHION = DataSpec(layout="image", shape=(1, 28, 28), dtype="uint8", scaling="divide_255", value_range=(0.0, 255.0),
-                   class_names=tuple(str(i) for i in range(10)))
+FASHION = fashion_mnist_spec()
 
 
 @pytest.mark.parametrize("beta", [1.0, 0.25])

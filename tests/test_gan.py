@@ -5,6 +5,7 @@ import pytest
 import torch
 
 import aegan
+from aegan.data.fashion_mnist import fashion_mnist_spec
 from aegan.data.spec import DataSpec
 from aegan.layers import MinibatchDiscrimination
 from aegan.models import GAN, DCGANConfig, GANConfig
@@ -13,8 +14,7 @@ from aegan.training.optimizers import build_optimizer
 from aegan.training.replay import ReplayPool
 from conftest import run_cli
 
-FASHION = DataSpec(layout="image", shape=(1, 28, 28), dtype="uint8", scaling="divide_255", value_range=(0.0, 255.0),
-                   class_names=tuple(str(i) for i in range(10)))
+FASHION = fashion_mnist_spec()
 THREE_CLASSES = DataSpec(layout="image", shape=(1, 28, 28), dtype="uint8", scaling="divide_255",
                          value_range=(0.0, 255.0), class_names=("a", "b", "c"))
 TINY_GAN = GANConfig(coding_size=4, generator_sizes=(8,), discriminator_sizes=(8,)).for_data(FASHION)

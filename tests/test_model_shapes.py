@@ -11,6 +11,7 @@ import pytest
 import torch
 from torch import nn
 
+from aegan.data.fashion_mnist import fashion_mnist_spec
 from aegan.data.spec import DataSpec
 from aegan.errors import AeganError
 from aegan.models import (
@@ -28,8 +29,7 @@ from aegan.models import (
     VAEConfig,
 )
 
-FASHION = DataSpec(layout="image", shape=(1, 28, 28), dtype="uint8", scaling="divide_255", value_range=(0.0, 255.0),
-                   class_names=tuple(str(i) for i in range(10)))
+FASHION = fashion_mnist_spec()
 
 
 def images(channels, height, width, labels=("a", "b", "c"), scaling="divide_255"):

@@ -113,7 +113,7 @@ def load_fashion_mnist(data_dir: str | os.PathLike | None = None) -> FashionMNIS
     )
 
 
-def fashion_mnist_spec(source: str = "") -> "DataSpec":
+def fashion_mnist_spec(source: str = ""):
     """Fashion-MNIST's description without reading it (for code that builds models for it)."""
     from aegan.data.spec import DataSpec
 
