@@ -6,9 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from aegan.errors import AeganError
+from aegan.errors import AeganError, TrainingDiverged
 
-EXIT_USER_ERROR = 2
+EXIT_USER_ERROR = 2  # a mistake the user can fix: one line says what and how; nothing was written
+EXIT_DIVERGED = 3  # training diverged (NaN, infinity, or a loss far above its best); the last good checkpoint stays
+EXIT_INTERRUPTED = 130  # Ctrl-C
 
 
 class _Parser(argparse.ArgumentParser):
@@ -261,12 +263,15 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
+    except TrainingDiverged as error:
+        print(f"aegan: error: {error}", file=sys.stderr)
+        return EXIT_DIVERGED
     except AeganError as error:
         print(f"aegan: error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("aegan: interrupted; the run folder keeps its last complete checkpoint", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 import importlib.resources
 import tomllib
 import types
@@ -25,8 +26,8 @@ DEVICES = ("auto", "cpu", "cuda")
 
 
 def _check_positive(key, value):
-    if value <= 0:
-        raise AeganError(f"{key}={value}: expected a positive number")
+    if not math.isfinite(value) or value <= 0:
+        raise AeganError(f"{key}={value}: expected a positive, finite number")
 
 
 def _check_choice(key, value, choices):
@@ -103,6 +104,9 @@ class TrainingConfig:
     device: str = "auto"
     num_threads: int = 0  # 0: PyTorch's default, one thread per physical core
     fast_path: bool = True  # hand-derived steps where they apply (same results, faster)
+    # Stop (exit status 3) when an autoencoder's epoch loss rises past this many times its best (0: off);
+    # a NaN or infinite loss always stops a run, checked every 100 steps.
+    divergence_factor: float = 10.0
     # Greedy layer-wise pretraining: epochs and learning rate of each stage (one per coding layer),
     # before num_epochs of fine-tuning the stacked model at learning_rate. Empty: no pretraining.
     pretrain_epochs: tuple[int, ...] = ()
@@ -121,6 +125,8 @@ class TrainingConfig:
             raise AeganError(f"training.momentum={self.momentum}: expected 0 <= momentum < 1")
         if self.num_threads < 0:
             raise AeganError(f"training.num_threads={self.num_threads}: expected 0 (auto) or more")
+        if self.divergence_factor != 0 and self.divergence_factor <= 1:
+            raise AeganError(f"training.divergence_factor={self.divergence_factor}: expected 0 (off) or more than 1")
         if self.seed < 0:
             raise AeganError(f"training.seed={self.seed}: expected a non-negative whole number")
         if self.replay_pool_batches < 0 or not 0 <= self.replay_probability <= 1:
@@ -165,6 +171,8 @@ def _coerce(key: str, value: Any, kind: Any) -> Any:
         raise AeganError(f"{key}={value!r}: expected a whole number")
     if kind is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise AeganError(f"{key}={value!r}: expected a finite number")
             return float(value)
         raise AeganError(f"{key}={value!r}: expected a number")
     if kind is str:

@@ -11,3 +11,9 @@ def closest(name: str, choices) -> str:
     """A ' (did you mean X?)' hint for `name`, or '' when nothing is close."""
     match = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.5)
     return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+class TrainingDiverged(AeganError):
+    """Training stopped because a loss became NaN or infinite, or rose far above its best.
+
+    The run keeps its last good checkpoint; the CLI exits with status 3 (EXIT_DIVERGED)."""

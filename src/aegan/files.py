@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 
@@ -26,8 +27,20 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     return path
 
 
+def strict(value):
+    """`value` with every NaN or infinite float replaced by None, so that it is strict JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: strict(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict(item) for item in value]
+    return value
+
+
 def atomic_write_json(path: str | os.PathLike, value) -> Path:
-    return atomic_write_bytes(path, (json.dumps(value, indent=2) + "\n").encode())
+    """Strict JSON (a NaN or infinity is written as null, never as a bare NaN token), atomically."""
+    return atomic_write_bytes(path, (json.dumps(strict(value), indent=2, allow_nan=False) + "\n").encode())
 
 
 def atomic_savefig(figure, path: str | os.PathLike) -> Path:

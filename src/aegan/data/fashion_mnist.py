@@ -50,10 +50,11 @@ class FashionMNIST:
 
 
 def search_path(data_dir: str | os.PathLike | None = None) -> list[Path]:
-    """Folders looked in, in order: data_dir, $AEGAN_DATA_DIR, the Keras cache, Debian's."""
-    folders = []
+    """Folders looked in, in order: $AEGAN_DATA_DIR, the Keras cache, Debian's; an explicit
+    `data_dir` is the only folder looked in (it never falls back to another)."""
     if data_dir:
-        folders.append(Path(data_dir))
+        return [Path(data_dir)]
+    folders = []
     if os.environ.get("AEGAN_DATA_DIR"):
         folders.append(Path(os.environ["AEGAN_DATA_DIR"]))
     folders.append(Path.home() / ".keras" / "datasets" / "fashion-mnist")

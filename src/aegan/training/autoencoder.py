@@ -12,7 +12,7 @@ import torch
 from tqdm.auto import tqdm
 
 from aegan.data.batches import Batches
-from aegan.errors import AeganError
+from aegan.errors import TrainingDiverged
 from aegan.files import atomic_write_json
 from aegan.training.checkpoint import save_checkpoint
 from aegan.training.optimizers import build_optimizer
@@ -51,19 +51,39 @@ def make_train_step(model, training, optimizer) -> tuple[Callable[[torch.Tensor]
     return select_autoencoder_step(model, training, optimizer)
 
 
+CHECK_EVERY = 100  # steps between checks that the running loss is finite (one host sync each)
+
+
 def run_epoch(step, images: Batches | torch.Tensor, batch_size: int, shuffle: torch.Generator,
-              bar=None, max_steps: int | None = None) -> torch.Tensor:
-    """One pass over `images` in a fresh random order; the summed loss stays on the device."""
+              bar=None, max_steps: int | None = None, epoch: int = 0,
+              learning_rate: float | None = None) -> torch.Tensor:
+    """One pass over `images` in a fresh random order; the summed loss stays on the device.
+
+    Every CHECK_EVERY steps the running sum is checked: a NaN or infinite loss raises
+    TrainingDiverged naming the epoch and step, before anything more is written."""
     batches = images if isinstance(images, Batches) else Batches(images, None, device=images.device)
     permutation = torch.randperm(len(batches), generator=shuffle)
     loss_sum = None
     num_steps = -(-len(batches) // batch_size)
-    for x, _ in batches.epoch(permutation, batch_size, num_steps if max_steps is None else min(max_steps, num_steps)):
+    for index, (x, _) in enumerate(batches.epoch(permutation, batch_size,
+                                                 num_steps if max_steps is None else min(max_steps, num_steps))):
         total = step(x)
         loss_sum = total.double() if loss_sum is None else loss_sum + total
+        if (index + 1) % CHECK_EVERY == 0 and not torch.isfinite(loss_sum):
+            raise diverged(epoch, index + 1, "the running training loss", loss_sum.item(), learning_rate)
         if bar is not None:
             bar.update()
     return loss_sum if loss_sum is not None else torch.zeros((), dtype=torch.float64)
+
+
+def diverged(epoch: int, step: int | None, what: str, value: float, learning_rate: float | None = None,
+             best: float | None = None) -> TrainingDiverged:
+    """The one-line error of a diverged run."""
+    where = f"epoch {epoch}" + (f", step {step}" if step else "")
+    cause = f"{what} is {value:g}" if best is None else f"{what} {value:.4g} rose past {value / best:.1f}x its best ({best:.4g})"
+    rate = f" (now {learning_rate:g})" if learning_rate is not None else ""
+    return TrainingDiverged(f"training diverged in {where}: {cause}; the run keeps its last good checkpoint. "
+                            f"Lower training.learning_rate{rate} and train again")
 
 
 def train_autoencoder(model, config, train_images: Batches | torch.Tensor, valid_images: Batches | torch.Tensor,
@@ -86,16 +106,21 @@ def train_autoencoder(model, config, train_images: Batches | torch.Tensor, valid
                                          else train_images.shape[1:])
     steps_per_epoch = -(-count // training.batch_size)
     history = []
+    best = math.inf
     model.train()
     for epoch in range(start_epoch + 1, training.num_epochs + 1):
         start_time = time.perf_counter()
         with tqdm(total=steps_per_epoch, desc=f"epoch {epoch}/{training.num_epochs}", leave=False,
                   disable=not progress, mininterval=0.5, unit="step") as bar:
-            loss_sum = run_epoch(step, train_images, training.batch_size, shuffle, bar)
+            loss_sum = run_epoch(step, train_images, training.batch_size, shuffle, bar, epoch=epoch,
+                                 learning_rate=training.learning_rate)
             loss = loss_sum.item() / values_per_epoch
         seconds = time.perf_counter() - start_time
         validation = evaluate_reconstruction(model, valid_images, rounded=rounded)
         check_finite(epoch, {"loss": loss, "val_loss": validation["loss"]}, training)
+        best = min(best, loss)
+        if training.divergence_factor and loss > training.divergence_factor * best:
+            raise diverged(epoch, None, "the training loss", loss, training.learning_rate, best)
         record = {"epoch": epoch, "loss": loss, "val_loss": validation["loss"]}
         if rounded:
             record["val_rounded_accuracy"] = validation["rounded_accuracy"]
@@ -113,11 +138,9 @@ def train_autoencoder(model, config, train_images: Batches | torch.Tensor, valid
 
 def check_finite(epoch: int, values: dict[str, float], training) -> None:
     """Stop before a non-finite loss reaches the metrics or a checkpoint (the last good one stays)."""
-    bad = [name for name, value in values.items() if not math.isfinite(value)]
-    if bad:
-        raise AeganError(f"training diverged in epoch {epoch}: {bad[0]} is {values[bad[0]]}; the run keeps its last "
-                         f"good checkpoint. Lower training.learning_rate (now {training.learning_rate:g}) and train "
-                         "again")
+    for name, value in values.items():
+        if not math.isfinite(value):
+            raise diverged(epoch, None, name, value, training.learning_rate)
 
 
 def record_step(run_dir: Path, name: str) -> None:

@@ -102,7 +102,7 @@ def select_gan_step(model, training, optimizer_d, optimizer_g, replay: ReplayPoo
 def train_gan(model, config, images: Batches, run_dir: Path, shuffle: torch.Generator,
               progress: bool = True, log: Callable[[str], None] = print) -> list[dict]:
     """Train for config.training.num_epochs epochs on `images` (with their labels for a conditional GAN)."""
-    from aegan.training.autoencoder import check_finite, record_step
+    from aegan.training.autoencoder import CHECK_EVERY, check_finite, diverged, record_step
 
     training = config.training
     optimizer_d = build_optimizer(training.optimizer, model.discriminator.parameters(), training.learning_rate,
@@ -132,8 +132,11 @@ def train_gan(model, config, images: Batches, run_dir: Path, shuffle: torch.Gene
         step_logits = []
         with tqdm(total=steps_per_epoch, desc=f"epoch {epoch}/{training.num_epochs}", leave=False,
                   disable=not progress, mininterval=0.5, unit="step") as bar:
-            for real, labels in images.epoch(permutation, batch_size, steps_per_epoch):
+            for index, (real, labels) in enumerate(images.epoch(permutation, batch_size, steps_per_epoch)):
                 step_logits.append(step(model.to_training_range(real), labels if conditional else None))
+                if (index + 1) % CHECK_EVERY == 0 and not all(torch.isfinite(t).all() for t in step_logits[-1]):
+                    raise diverged(epoch, index + 1, "the discriminator's logits", float("nan"),
+                                   training.learning_rate)
                 bar.update()
         record = {"epoch": epoch, **epoch_metrics(step_logits), "replayed_batches": replay.replayed,
                   "seconds": round(time.perf_counter() - start, 4)}

@@ -19,7 +19,7 @@ from torch import nn
 
 from aegan.errors import AeganError
 from aegan.models.autoencoders import DenseAutoencoder, DenseAutoencoderConfig
-from aegan.training.autoencoder import evaluate_reconstruction, make_train_step, run_epoch
+from aegan.training.autoencoder import check_finite, evaluate_reconstruction, make_train_step, run_epoch
 from aegan.training.optimizers import build_optimizer
 
 
@@ -58,13 +58,15 @@ def greedy_pretrain(model, config, train: torch.Tensor, valid: torch.Tensor, run
         step, _ = make_train_step(shallow, stage_training, optimizer)
         for epoch in range(1, epochs + 1):
             start = time.perf_counter()
-            loss = run_epoch(step, inputs, training.batch_size, shuffle).item() / inputs.numel()
+            loss = run_epoch(step, inputs, training.batch_size, shuffle, epoch=epoch,
+                             learning_rate=learning_rate).item() / inputs.numel()
             validation = evaluate_reconstruction(shallow, valid_inputs, rounded=stage == 0)
             record = {"stage": stage + 1, "epoch": epoch, "loss": loss, "val_loss": validation["loss"],
                       "seconds": round(time.perf_counter() - start, 4)}
+            check_finite(epoch, {"pretraining loss": loss, "pretraining val_loss": validation["loss"]}, training)
             history.append(record)
             with open(run_dir / "pretrain.jsonl", "a") as handle:
-                handle.write(json.dumps(record) + "\n")
+                handle.write(json.dumps(record, allow_nan=False) + "\n")
             log(f"pretrain stage {stage + 1} epoch {epoch}/{epochs}  loss {loss:.4f}  val_loss {record['val_loss']:.4f}")
         with torch.no_grad():
             encoder_layers[stage].load_state_dict(_linears(shallow.encoder)[0].state_dict())
