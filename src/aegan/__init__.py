@@ -8,6 +8,7 @@ from aegan.api import (
     plot_interpolations,
     plot_reconstructions,
     plot_samples,
+    resume,
     sample,
     score,
     train,
@@ -25,6 +26,6 @@ __version__ = "0.1.0"
 __all__ = [
     "AeganError", "CLASS_NAMES", "DataSpec", "DenseAutoencoder", "DenseAutoencoderConfig", "Run", "RunConfig",
     "build_model", "encode", "evaluate", "interpolate", "load_config", "load_fashion_mnist", "load_splits",
-    "plot_codings", "plot_interpolations", "plot_reconstructions", "plot_samples", "preset_names", "sample",
+    "plot_codings", "plot_interpolations", "plot_reconstructions", "plot_samples", "preset_names", "resume", "sample",
     "score", "train",
 ]

@@ -12,6 +12,7 @@ scores) and evaluation/evaluate_run.py (evaluate, the few-label experiment).
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import sys
@@ -22,19 +23,22 @@ from pathlib import Path
 import torch
 
 from aegan.codings import encode, plot_codings, plot_reconstructions
-from aegan.config import load_config
+from aegan.config import config_from_dict, load_config
 from aegan.data.batches import Batches
 from aegan.data.sources import load_splits
 from aegan.errors import AeganError
 from aegan.evaluation.evaluate_run import evaluate, pretraining_experiment
 from aegan.files import atomic_write_bytes, atomic_write_json
 from aegan.models import FAMILIES, build_model
-from aegan.runs import CONFIG_FILE, SPEC_FILE, Run, prepare_run_dir
+from aegan.runs import CONFIG_FILE, SPEC_FILE, Run, is_run, prepare_run_dir, read_spec
+from aegan.training.checkpoint import load_checkpoint
+from aegan.training.lock import RunLock
+from aegan.training.optimizers import build_optimizer
 from aegan.runtime import configure_threads, seed_everything, select_device
 from aegan.sampling import interpolate, plot_interpolations, plot_samples, sample
 from aegan.scoring import score
 
-__all__ = ["train", "encode", "plot_codings", "plot_reconstructions", "evaluate", "pretraining_experiment",
+__all__ = ["train", "resume", "encode", "plot_codings", "plot_reconstructions", "evaluate", "pretraining_experiment",
            "interpolate", "plot_interpolations", "plot_samples", "sample", "score", "Run"]
 
 
@@ -71,27 +75,93 @@ def train(preset: str, *, data: str | os.PathLike | None = None, out: str | os.P
     atomic_write_json(run_dir / CONFIG_FILE, config.to_dict())
     atomic_write_bytes(run_dir / SPEC_FILE, (spec.to_json() + "\n").encode())
 
+    with RunLock(run_dir):
+        return _fit(config, splits, run_dir, progress, log)
+
+
+def resume(run: str | os.PathLike, *, progress: bool = True, log=_log) -> Run:
+    """Continue a run from its newest complete checkpoint (an epoch's end): its weights, optimizer
+    state and random generators, with metrics.jsonl cut back to that epoch. On the CPU the run
+    ends with the same weights as one that was never interrupted."""
+    run_dir = Path(run)
+    if not is_run(run_dir):
+        raise AeganError(f"--resume {run}: not a run folder (no {CONFIG_FILE}); give a folder written by `aegan train`")
+    try:
+        config = config_from_dict(json.loads((run_dir / CONFIG_FILE).read_text()))
+    except json.JSONDecodeError as error:
+        raise AeganError(f"{run_dir / CONFIG_FILE} is damaged ({error}): train the run again") from None
+    spec = read_spec(run_dir)
+    splits = load_splits(config.data, config.training.seed)
+    if splits.spec != spec:
+        raise AeganError(f"--resume {run}: its data changed since it started ({splits.spec.describe()} from "
+                         f"{splits.spec.source}, was {spec.describe()}): resume with the same data, or train anew")
+    checkpoint = load_checkpoint(run_dir / "checkpoints")
+    epoch = checkpoint[1]["epoch"]
+    if epoch >= config.training.num_epochs:
+        raise AeganError(f"--resume {run}: it finished all {config.training.num_epochs} epochs; nothing to resume")
+    with RunLock(run_dir):
+        _cut_metrics(run_dir / "metrics.jsonl", epoch)
+        log(f"resuming {run_dir} after epoch {epoch} of {config.training.num_epochs}")
+        return _fit(config, splits, run_dir, progress, log, checkpoint)
+
+
+def _cut_metrics(path: Path, epoch: int) -> None:
+    """metrics.jsonl without the lines of epochs after `epoch` (and a line cut short by a kill)."""
+    if not path.is_file():
+        return
+    kept = []
+    for line in path.read_text().splitlines():
+        try:
+            if json.loads(line)["epoch"] <= epoch:
+                kept.append(line)
+        except (json.JSONDecodeError, KeyError, TypeError):
+            continue
+    atomic_write_bytes(path, "".join(line + "\n" for line in kept).encode())
+
+
+def _fit(config, splits, run_dir: Path, progress, log, checkpoint=None) -> Run:
+    """Build the model (restored from `checkpoint` when resuming) and run the family's loop."""
+    from aegan.training.checkpoint import restore
+
+    spec = splits.spec
+    family = FAMILIES[config.model.kind]
     configure_threads(config.training.num_threads)
     device = select_device(config.training.device)
     shuffle = seed_everything(config.training.seed)
     model = build_model(config.model).to(device)
-    atomic_write_json(run_dir / "run.json", {
-        "device": str(device), "threads": torch.get_num_threads(), "streamed": splits.streamed,
-        "data": spec.describe(), "torch": torch.__version__, "python": platform.python_version(),
-        "training_steps": []})
+    info_path = run_dir / "run.json"
+    info = json.loads(info_path.read_text()) if checkpoint and info_path.is_file() else {"training_steps": []}
+    info.update({"device": str(device), "threads": torch.get_num_threads(), "streamed": splits.streamed,
+                 "data": spec.describe(), "torch": torch.__version__, "python": platform.python_version()})
+    atomic_write_json(info_path, info)
     train_batches = Batches(splits.train, spec, device, splits.streamed)
     log(f"training {config.name} on {len(splits.train):,} samples ({spec.describe()}) from {spec.source} "
         f"({device}, {torch.get_num_threads()} threads{', streamed' if splits.streamed else ''}) into {run_dir}")
+    start_epoch = checkpoint[1]["epoch"] if checkpoint else 0
     if family.training_loop == "gan":
-        from aegan.training.gan import train_gan
+        from aegan.training.gan import gan_optimizers, train_gan
 
-        train_gan(model, config, train_batches, run_dir, shuffle, progress=progress, log=log)
+        optimizers = gan_optimizers(model, config.training)
+        replay = torch.Generator().manual_seed(config.training.seed + 2)
+        if checkpoint:
+            generators = {"shuffle": shuffle, "replay": replay} if "rng.replay" in checkpoint[0] else {"shuffle": shuffle}
+            restore(*checkpoint, model, optimizers, generators)
+            if config.training.replay_pool_batches:
+                log("experience replay: the pool of earlier fakes starts empty again on resume (not saved)")
+        train_gan(model, config, train_batches, run_dir, shuffle, progress=progress, log=log,
+                  start_epoch=start_epoch, optimizers=optimizers, replay_generator=replay)
         return Run(run_dir)
-    _train_autoencoder(model, config, splits, train_batches, device, run_dir, shuffle, progress, log)
+    optimizer = build_optimizer(config.training.optimizer, model.parameters(), config.training.learning_rate,
+                                config.training.momentum)
+    if checkpoint:
+        restore(*checkpoint, model, optimizer, {"shuffle": shuffle})
+    _train_autoencoder(model, config, splits, train_batches, device, run_dir, shuffle, progress, log,
+                       start_epoch, optimizer)
     return Run(run_dir)
 
 
-def _train_autoencoder(model, config, splits, train_batches, device, run_dir, shuffle, progress, log) -> None:
+def _train_autoencoder(model, config, splits, train_batches, device, run_dir, shuffle, progress, log,
+                       start_epoch: int, optimizer) -> None:
     from aegan.evaluation import vae_report
     from aegan.training import evaluate_reconstruction, train_autoencoder
     from aegan.training.greedy import greedy_pretrain
@@ -99,10 +169,11 @@ def _train_autoencoder(model, config, splits, train_batches, device, run_dir, sh
     spec = splits.spec
     valid_batches = Batches(splits.valid, spec, device, splits.streamed, labels=False)
     rounded = spec.unit_range  # rounded accuracy needs data in [0, 1]
-    if config.training.pretrain_epochs:
+    if config.training.pretrain_epochs and not start_epoch:  # a checkpoint comes after pretraining
+        (run_dir / "pretrain.jsonl").unlink(missing_ok=True)  # an interrupted pretraining starts over
         greedy_pretrain(model, config, train_batches.all(), valid_batches.all(), run_dir, shuffle, log=log)
-    train_autoencoder(model, config, train_batches, valid_batches, run_dir, shuffle, progress=progress,
-                      rounded=rounded, log=log)
+    train_autoencoder(model, config, train_batches, valid_batches, run_dir, shuffle, start_epoch=start_epoch,
+                      optimizer=optimizer, progress=progress, rounded=rounded, log=log)
     test_batches = Batches(splits.test, spec, device, splits.streamed, labels=False)
     test = evaluate_reconstruction(model, test_batches, rounded=rounded)
     if "vae" in type(model).evaluations:

@@ -75,6 +75,19 @@ def _cmd_train(args) -> int:
     from aegan.api import train
     from aegan.config import parse_override
 
+    if args.resume:
+        from aegan.api import resume
+
+        given = [flag for flag, value in (("PRESET", args.preset), ("--data", args.data), ("--out", args.out),
+                                          ("--epochs", args.epochs), ("--batch-size", args.batch_size),
+                                          ("--seed", args.seed), ("--data-dir", args.data_dir), ("--set", args.set))
+                 if value]
+        if given:
+            raise AeganError(f"--resume {args.resume} continues the run as it was configured: drop {', '.join(given)}")
+        print(resume(args.resume, progress=not args.quiet).path)
+        return 0
+    if not args.preset:
+        raise AeganError("aegan train: give a PRESET (see `aegan presets`) or a TOML file, or --resume RUN")
     overrides = dict(parse_override(text) for text in args.set)
     run = train(args.preset, data=args.data, out=args.out, epochs=args.epochs, batch_size=args.batch_size,
                 seed=args.seed, overrides=overrides, data_dir=args.data_dir,
@@ -186,7 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
     presets.set_defaults(handler=_cmd_presets)
 
     train = commands.add_parser("train", help="train a preset or a TOML config into a run folder")
-    train.add_argument("preset", metavar="PRESET_OR_TOML")
+    train.add_argument("preset", metavar="PRESET_OR_TOML", nargs="?")
+    train.add_argument("--resume", metavar="RUN", help="continue RUN from its newest complete checkpoint")
     train.add_argument("--epochs", type=_count("of epochs", 1))
     train.add_argument("--batch-size", type=_count("batch size", 1))
     train.add_argument("--seed", type=_count("seed", 0))

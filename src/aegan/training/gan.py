@@ -99,18 +99,24 @@ def select_gan_step(model, training, optimizer_d, optimizer_g, replay: ReplayPoo
     return select(model, training, optimizer_d, optimizer_g, replay)
 
 
+def gan_optimizers(model, training) -> dict:
+    """The discriminator's and the generator's optimizers, under the names checkpoints use."""
+    return {name: build_optimizer(training.optimizer, network.parameters(), training.learning_rate, training.momentum)
+            for name, network in (("optimizer_d", model.discriminator), ("optimizer_g", model.generator))}
+
+
 def train_gan(model, config, images: Batches, run_dir: Path, shuffle: torch.Generator,
-              progress: bool = True, log: Callable[[str], None] = print) -> list[dict]:
-    """Train for config.training.num_epochs epochs on `images` (with their labels for a conditional GAN)."""
+              progress: bool = True, log: Callable[[str], None] = print, start_epoch: int = 0,
+              optimizers: dict | None = None, replay_generator: torch.Generator | None = None) -> list[dict]:
+    """Train from `start_epoch` to config.training.num_epochs on `images` (with their labels for a
+    conditional GAN); `optimizers` and `replay_generator` carry a resumed run's state."""
     from aegan.training.autoencoder import CHECK_EVERY, check_finite, diverged, record_step
 
     training = config.training
-    optimizer_d = build_optimizer(training.optimizer, model.discriminator.parameters(), training.learning_rate,
-                                  training.momentum)
-    optimizer_g = build_optimizer(training.optimizer, model.generator.parameters(), training.learning_rate,
-                                  training.momentum)
-    replay = ReplayPool(training.replay_pool_batches, training.replay_probability,
-                        torch.Generator().manual_seed(training.seed + 2))
+    optimizers = optimizers or gan_optimizers(model, training)
+    optimizer_d, optimizer_g = optimizers["optimizer_d"], optimizers["optimizer_g"]
+    replay_generator = replay_generator or torch.Generator().manual_seed(training.seed + 2)
+    replay = ReplayPool(training.replay_pool_batches, training.replay_probability, replay_generator)
     step, step_name = select_gan_step(model, training, optimizer_d, optimizer_g, replay)
     log(f"training step: {step_name}")
     record_step(run_dir, step_name)
@@ -124,9 +130,11 @@ def train_gan(model, config, images: Batches, run_dir: Path, shuffle: torch.Gene
         (run_dir / "samples").mkdir(exist_ok=True)
     batch_size = training.batch_size
     steps_per_epoch = len(images) // batch_size  # whole batches only, as the seed's dataset does
-    history, grids = [], []
+    history = []
+    grids = [run_dir / "samples" / f"epoch-{epoch:04d}.png" for epoch in range(1, start_epoch + 1)]
+    grids = [path for path in grids if path.is_file()]
     model.train()
-    for epoch in range(1, training.num_epochs + 1):
+    for epoch in range(start_epoch + 1, training.num_epochs + 1):
         start = time.perf_counter()
         permutation = torch.randperm(len(images), generator=shuffle)
         step_logits = []
@@ -153,8 +161,7 @@ def train_gan(model, config, images: Batches, run_dir: Path, shuffle: torch.Gene
             grids.append(plot_image_grid(grid, run_dir / "samples" / f"epoch-{epoch:04d}.png",
                                          title=f"{config.name}, epoch {epoch}"))
         save_checkpoint(run_dir / "checkpoints", epoch, epoch * steps_per_epoch, model,
-                        {"optimizer_d": optimizer_d, "optimizer_g": optimizer_g}, {"shuffle": shuffle},
-                        metrics=record)
+                        optimizers, {"shuffle": shuffle, "replay": replay_generator}, metrics=record)
         history.append(record)
         log(f"epoch {epoch}/{training.num_epochs}  d_loss {record['d_loss']:.4f}  g_loss {record['g_loss']:.4f}  "
             f"D accuracy real {record['d_accuracy_real']:.3f} fake {record['d_accuracy_fake']:.3f}  {seconds:.2f} s")

@@ -1,0 +1,98 @@
+"""Resume: a run killed at any moment and resumed ends bit-identical to one never interrupted."""
+
+import hashlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import aegan
+from aegan.errors import AeganError
+from aegan.training.lock import RunLock
+from test_data_errors_cli import run_cli
+
+QUIET = {"progress": False, "log": lambda message: None}
+
+
+def newest_checkpoint_sha(run_dir) -> str:
+    newest = sorted((run_dir / "checkpoints").glob("epoch-*.safetensors"))[-1]
+    return hashlib.sha256(newest.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "images.npy"
+    np.save(path, (np.random.default_rng(0).random((240, 1, 8, 8)) * 255).astype(np.uint8))
+    return path
+
+
+@pytest.mark.parametrize("preset", ["stacked_ae", "vae", "gan", "dcgan"])
+def test_resumed_after_any_epoch_the_checkpoint_bytes_equal_an_uninterrupted_run(images, tmp_path, preset):
+    overrides = {"training.num_epochs": 4, "training.batch_size": 16}
+    full = aegan.train(preset, data=images, out=tmp_path / "full", overrides=overrides, **QUIET)
+    cut = aegan.train(preset, data=images, out=tmp_path / "cut", overrides=overrides, **QUIET)
+    for file in (cut.path / "checkpoints").glob("epoch-0004.*"):  # as if killed during epoch 4
+        file.unlink()
+    resumed = aegan.resume(cut.path, **QUIET)
+    assert newest_checkpoint_sha(resumed.path) == newest_checkpoint_sha(full.path)
+    assert [r["epoch"] for r in resumed.metrics()] == [1, 2, 3, 4]
+    strip = [{k: v for k, v in r.items() if k != "seconds"} for r in resumed.metrics()]
+    assert strip == [{k: v for k, v in r.items() if k != "seconds"} for r in full.metrics()]
+
+
+def test_sigkill_at_random_moments_then_resume_gives_the_same_bytes(tmp_path):
+    data = tmp_path / "table.npy"
+    np.save(data, np.random.default_rng(1).normal(size=(20000, 12)).astype(np.float32))
+    args = ["stacked_ae", "--data", str(data), "--epochs", "8", "--quiet", "--set", "training.learning_rate=0.05"]
+    assert run_cli("train", *args, "--out", tmp_path / "full").returncode == 0
+    run_dir = tmp_path / "killed"
+    command = [sys.executable, "-m", "aegan", "train", *args, "--out", str(run_dir)]
+    rng = np.random.default_rng(0)
+    for kill in range(3):
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 120
+        target = 2 * (kill + 1)
+        while not (run_dir / "checkpoints" / f"epoch-{target:04d}.json").exists() and process.poll() is None:
+            assert time.time() < deadline
+            time.sleep(0.01)
+        time.sleep(float(rng.uniform(0, 0.3)))  # somewhere in the next epoch, or in its checkpoint write
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        command = [sys.executable, "-m", "aegan", "train", "--resume", str(run_dir), "--quiet"]
+    assert subprocess.run(command, capture_output=True).returncode == 0
+    assert newest_checkpoint_sha(run_dir) == newest_checkpoint_sha(tmp_path / "full")
+    assert [json.loads(line)["epoch"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()] == \
+        list(range(1, 9))
+
+
+def test_resume_refuses_what_it_cannot_do(images, tmp_path):
+    run = aegan.train("stacked_ae", data=images, out=tmp_path / "run", overrides={"training.num_epochs": 1}, **QUIET)
+    result = run_cli("train", "--resume", run.path)
+    assert result.returncode == 2 and "finished all 1 epochs" in result.stderr
+    result = run_cli("train", "stacked_ae", "--resume", run.path, "--epochs", "3")
+    assert result.returncode == 2 and "drop PRESET, --epochs" in result.stderr
+    result = run_cli("train", "--resume", tmp_path / "nothing")
+    assert result.returncode == 2 and "not a run folder" in result.stderr
+    assert run_cli("train").returncode == 2
+
+
+def test_one_writer_per_folder(tmp_path, capsys):
+    (tmp_path / ".lock").write_text(json.dumps({"pid": os.getppid(), "host": socket.gethostname()}))
+    with pytest.raises(AeganError, match="in use by process"):
+        RunLock(tmp_path).__enter__()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (tmp_path / ".lock").write_text(json.dumps({"pid": dead.pid, "host": socket.gethostname()}))
+    with RunLock(tmp_path):
+        assert json.loads((tmp_path / ".lock").read_text())["pid"] == os.getpid()
+    assert "which is gone; taking it over" in capsys.readouterr().err
+    assert not (tmp_path / ".lock").exists()
+    (tmp_path / ".lock").write_text(json.dumps({"pid": 1, "host": "elsewhere"}))
+    with pytest.raises(AeganError, match="on host elsewhere"):
+        RunLock(tmp_path).__enter__()
