@@ -14,6 +14,7 @@ import pytest
 
 import aegan
 from aegan.errors import AeganError
+from aegan.runs import Run
 from aegan.training.lock import RunLock
 from test_data_errors_cli import run_cli
 
@@ -46,29 +47,74 @@ def test_resumed_after_any_epoch_the_checkpoint_bytes_equal_an_uninterrupted_run
     assert strip == [{k: v for k, v in r.items() if k != "seconds"} for r in full.metrics()]
 
 
-def test_sigkill_at_random_moments_then_resume_gives_the_same_bytes(tmp_path):
+@pytest.mark.parametrize("preset", ["stacked_ae", "vae", "gan", "dcgan"])
+def test_resumed_from_the_middle_of_an_epoch_the_bytes_equal_an_uninterrupted_run(images, tmp_path, preset):
+    import shutil
+
+    overrides = {"training.num_epochs": 3, "training.batch_size": 16, "training.checkpoint_every_steps": 4,
+                 "training.keep_checkpoints": 100}
+    full = aegan.train(preset, data=images, out=tmp_path / "full", overrides=overrides, **QUIET)
+    names = sorted(p.name for p in (full.path / "checkpoints").glob("*.json"))
+    assert "epoch-0002-step-0000008.json" in names and "epoch-0002.json" in names
+    cut = tmp_path / "cut"
+    shutil.copytree(full.path, cut)
+    for file in (cut / "checkpoints").iterdir():  # as if killed in epoch 2 after its step 8
+        if file.name.replace(".safetensors", ".json") > "epoch-0002-step-0000008.json":
+            file.unlink()
+    aegan.resume(cut, **QUIET)
+    assert newest_checkpoint_sha(cut) == newest_checkpoint_sha(full.path)
+
+
+def test_sigterm_writes_a_checkpoint_and_says_how_to_resume(tmp_path):
     data = tmp_path / "table.npy"
     np.save(data, np.random.default_rng(1).normal(size=(20000, 12)).astype(np.float32))
-    args = ["stacked_ae", "--data", str(data), "--epochs", "8", "--quiet", "--set", "training.learning_rate=0.05"]
+    args = ["stacked_ae", "--data", str(data), "--epochs", "3", "--quiet", "--set", "training.learning_rate=0.05"]
+    assert run_cli("train", *args, "--out", tmp_path / "full").returncode == 0
+    run_dir = tmp_path / "stopped"
+    process = subprocess.Popen([sys.executable, "-m", "aegan", "train", *args, "--out", str(run_dir)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (run_dir / "checkpoints" / "epoch-0001.json").exists():
+        assert process.poll() is None and time.time() < deadline
+        time.sleep(0.01)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    if process.returncode == 0:
+        pytest.skip("the run ended before the signal arrived")
+    assert process.returncode == 128 + signal.SIGTERM
+    line = stderr.strip().splitlines()[-1]
+    assert "stopped by SIGTERM in epoch" in line and f"aegan train --resume {run_dir}" in line
+    assert not (run_dir / ".lock").exists()
+    assert run_cli("train", "--resume", run_dir, "--quiet").returncode == 0
+    assert newest_checkpoint_sha(run_dir) == newest_checkpoint_sha(tmp_path / "full")
+
+
+def test_sigkill_at_random_moments_then_resume_gives_the_same_bytes(tmp_path):
+    data = tmp_path / "table.npy"
+    np.save(data, np.random.default_rng(1).normal(size=(40000, 12)).astype(np.float32))
+    args = ["stacked_ae", "--data", str(data), "--epochs", "6", "--quiet", "--set", "training.learning_rate=0.05",
+            "--set", "training.checkpoint_every_steps=150"]
     assert run_cli("train", *args, "--out", tmp_path / "full").returncode == 0
     run_dir = tmp_path / "killed"
     command = [sys.executable, "-m", "aegan", "train", *args, "--out", str(run_dir)]
     rng = np.random.default_rng(0)
-    for kill in range(3):
+    kills = 0
+    for target in (1, 2, 3):
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 120
-        target = 2 * (kill + 1)
         while not (run_dir / "checkpoints" / f"epoch-{target:04d}.json").exists() and process.poll() is None:
             assert time.time() < deadline
             time.sleep(0.01)
-        time.sleep(float(rng.uniform(0, 0.3)))  # somewhere in the next epoch, or in its checkpoint write
+        time.sleep(float(rng.uniform(0, 0.2)))  # somewhere in the next epoch, or in a checkpoint write
         process.send_signal(signal.SIGKILL)
-        process.wait()
+        kills += process.wait() == -signal.SIGKILL
         command = [sys.executable, "-m", "aegan", "train", "--resume", str(run_dir), "--quiet"]
-    assert subprocess.run(command, capture_output=True).returncode == 0
+    assert kills >= 2  # the runs were killed, not finished
+    if len(Run(run_dir).metrics()) < 6 or Run(run_dir).epoch < 6:
+        assert subprocess.run(command, capture_output=True).returncode == 0
     assert newest_checkpoint_sha(run_dir) == newest_checkpoint_sha(tmp_path / "full")
     assert [json.loads(line)["epoch"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()] == \
-        list(range(1, 9))
+        list(range(1, 7))
 
 
 def test_resume_refuses_what_it_cannot_do(images, tmp_path):
@@ -96,3 +142,22 @@ def test_one_writer_per_folder(tmp_path, capsys):
     (tmp_path / ".lock").write_text(json.dumps({"pid": 1, "host": "elsewhere"}))
     with pytest.raises(AeganError, match="on host elsewhere"):
         RunLock(tmp_path).__enter__()
+
+
+def test_a_run_folder_whose_config_no_longer_fits_its_weights_is_one_line(images, tmp_path):
+    run = aegan.train("stacked_ae", data=images, out=tmp_path / "run", overrides={"training.num_epochs": 1}, **QUIET)
+    config = json.loads((run.path / "config.json").read_text())
+    config["model"]["coding_size"] = 7
+    (run.path / "config.json").write_text(json.dumps(config))
+    result = run_cli("sample", run.path)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "do not fit the model that config.json describes" in result.stderr
+    for file in (run.path / "checkpoints").iterdir():
+        file.write_bytes(b"garbage")
+    result = run_cli("encode", run.path)
+    assert result.returncode == 2 and "holds no complete checkpoint" in result.stderr.strip().splitlines()[-1]
+    for file in (run.path / "checkpoints").iterdir():
+        file.unlink()
+    (run.path / "checkpoints").rmdir()
+    result = run_cli("encode", run.path)
+    assert result.returncode == 2 and "has no checkpoints" in result.stderr

@@ -32,6 +32,7 @@ from aegan.files import atomic_write_bytes, atomic_write_json
 from aegan.models import FAMILIES, build_model
 from aegan.runs import CONFIG_FILE, SPEC_FILE, Run, is_run, prepare_run_dir, read_spec
 from aegan.training.checkpoint import load_checkpoint
+from aegan.training.interrupt import StopRequests
 from aegan.training.lock import RunLock
 from aegan.training.optimizers import build_optimizer
 from aegan.runtime import configure_threads, seed_everything, select_device
@@ -138,6 +139,11 @@ def _fit(config, splits, run_dir: Path, progress, log, checkpoint=None) -> Run:
     log(f"training {config.name} on {len(splits.train):,} samples ({spec.describe()}) from {spec.source} "
         f"({device}, {torch.get_num_threads()} threads{', streamed' if splits.streamed else ''}) into {run_dir}")
     start_epoch = checkpoint[1]["epoch"] if checkpoint else 0
+    position = None
+    if checkpoint and "position" in checkpoint[1]:  # a checkpoint from the middle of an epoch
+        position = dict(checkpoint[1]["position"])
+        position.update({key[len("position."):]: value for key, value in checkpoint[0].items()
+                         if key.startswith("position.")})
     if family.training_loop == "gan":
         from aegan.training.gan import gan_optimizers, train_gan
 
@@ -148,20 +154,23 @@ def _fit(config, splits, run_dir: Path, progress, log, checkpoint=None) -> Run:
             restore(*checkpoint, model, optimizers, generators)
             if config.training.replay_pool_batches:
                 log("experience replay: the pool of earlier fakes starts empty again on resume (not saved)")
-        train_gan(model, config, train_batches, run_dir, shuffle, progress=progress, log=log,
-                  start_epoch=start_epoch, optimizers=optimizers, replay_generator=replay)
+        with StopRequests() as stop:
+            train_gan(model, config, train_batches, run_dir, shuffle, progress=progress, log=log,
+                      start_epoch=start_epoch, optimizers=optimizers, replay_generator=replay, position=position,
+                      stop=stop)
         return Run(run_dir)
     optimizer = build_optimizer(config.training.optimizer, model.parameters(), config.training.learning_rate,
                                 config.training.momentum)
     if checkpoint:
         restore(*checkpoint, model, optimizer, {"shuffle": shuffle})
-    _train_autoencoder(model, config, splits, train_batches, device, run_dir, shuffle, progress, log,
-                       start_epoch, optimizer)
+    with StopRequests() as stop:
+        _train_autoencoder(model, config, splits, train_batches, device, run_dir, shuffle, progress, log,
+                           start_epoch, optimizer, position, stop)
     return Run(run_dir)
 
 
 def _train_autoencoder(model, config, splits, train_batches, device, run_dir, shuffle, progress, log,
-                       start_epoch: int, optimizer) -> None:
+                       start_epoch: int, optimizer, position, stop) -> None:
     from aegan.evaluation import vae_report
     from aegan.training import evaluate_reconstruction, train_autoencoder
     from aegan.training.greedy import greedy_pretrain
@@ -169,11 +178,11 @@ def _train_autoencoder(model, config, splits, train_batches, device, run_dir, sh
     spec = splits.spec
     valid_batches = Batches(splits.valid, spec, device, splits.streamed, labels=False)
     rounded = spec.unit_range  # rounded accuracy needs data in [0, 1]
-    if config.training.pretrain_epochs and not start_epoch:  # a checkpoint comes after pretraining
+    if config.training.pretrain_epochs and not start_epoch and not position:  # checkpoints come after pretraining
         (run_dir / "pretrain.jsonl").unlink(missing_ok=True)  # an interrupted pretraining starts over
         greedy_pretrain(model, config, train_batches.all(), valid_batches.all(), run_dir, shuffle, log=log)
     train_autoencoder(model, config, train_batches, valid_batches, run_dir, shuffle, start_epoch=start_epoch,
-                      optimizer=optimizer, progress=progress, rounded=rounded, log=log)
+                      optimizer=optimizer, progress=progress, rounded=rounded, log=log, position=position, stop=stop)
     test_batches = Batches(splits.test, spec, device, splits.streamed, labels=False)
     test = evaluate_reconstruction(model, test_batches, rounded=rounded)
     if "vae" in type(model).evaluations:

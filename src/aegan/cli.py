@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from aegan.errors import AeganError, TrainingDiverged
+from aegan.errors import AeganError, TrainingDiverged, TrainingInterrupted
 
 EXIT_USER_ERROR = 2  # a mistake the user can fix: one line says what and how; nothing was written
 EXIT_DIVERGED = 3  # training diverged (NaN, infinity, or a loss far above its best); the last good checkpoint stays
@@ -277,6 +277,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
+    except TrainingInterrupted as error:
+        print(f"aegan: {error}", file=sys.stderr)
+        return 128 + error.signal_number
     except TrainingDiverged as error:
         print(f"aegan: error: {error}", file=sys.stderr)
         return EXIT_DIVERGED

@@ -107,6 +107,8 @@ class TrainingConfig:
     # Stop (exit status 3) when an autoencoder's epoch loss rises past this many times its best (0: off);
     # a NaN or infinite loss always stops a run, checked every 100 steps.
     divergence_factor: float = 10.0
+    checkpoint_every_steps: int = 0  # also checkpoint within an epoch every this many steps (0: at epoch ends only)
+    keep_checkpoints: int = 2  # the newest this many checkpoints are kept
     # Greedy layer-wise pretraining: epochs and learning rate of each stage (one per coding layer),
     # before num_epochs of fine-tuning the stacked model at learning_rate. Empty: no pretraining.
     pretrain_epochs: tuple[int, ...] = ()
@@ -127,6 +129,9 @@ class TrainingConfig:
             raise AeganError(f"training.num_threads={self.num_threads}: expected 0 (auto) or more")
         if self.divergence_factor != 0 and self.divergence_factor <= 1:
             raise AeganError(f"training.divergence_factor={self.divergence_factor}: expected 0 (off) or more than 1")
+        if self.checkpoint_every_steps < 0 or self.keep_checkpoints < 1:
+            raise AeganError(f"training.checkpoint_every_steps={self.checkpoint_every_steps} and training."
+                             f"keep_checkpoints={self.keep_checkpoints}: expected 0 or more, and 1 or more")
         if self.seed < 0:
             raise AeganError(f"training.seed={self.seed}: expected a non-negative whole number")
         if self.replay_pool_batches < 0 or not 0 <= self.replay_probability <= 1:

@@ -17,3 +17,12 @@ class TrainingDiverged(AeganError):
     """Training stopped because a loss became NaN or infinite, or rose far above its best.
 
     The run keeps its last good checkpoint; the CLI exits with status 3 (EXIT_DIVERGED)."""
+
+
+class TrainingInterrupted(AeganError):
+    """Training stopped at a SIGINT or SIGTERM after writing a checkpoint; the message says how to resume.
+    The CLI exits with 128 + the signal's number (130 for SIGINT, 143 for SIGTERM)."""
+
+    def __init__(self, message: str, signal_number: int = 2):
+        super().__init__(message)
+        self.signal_number = signal_number

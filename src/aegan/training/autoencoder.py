@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 from aegan.data.batches import Batches
 from aegan.errors import TrainingDiverged
 from aegan.files import atomic_write_json
-from aegan.training.checkpoint import save_checkpoint
+from aegan.training.checkpoint import Checkpoints
 from aegan.training.optimizers import build_optimizer
 
 
@@ -56,23 +56,28 @@ CHECK_EVERY = 100  # steps between checks that the running loss is finite (one h
 
 def run_epoch(step, images: Batches | torch.Tensor, batch_size: int, shuffle: torch.Generator,
               bar=None, max_steps: int | None = None, epoch: int = 0,
-              learning_rate: float | None = None) -> torch.Tensor:
+              learning_rate: float | None = None, permutation: torch.Tensor | None = None, first_step: int = 0,
+              loss_sum: torch.Tensor | None = None, after_step=None) -> torch.Tensor:
     """One pass over `images` in a fresh random order; the summed loss stays on the device.
 
-    Every CHECK_EVERY steps the running sum is checked: a NaN or infinite loss raises
-    TrainingDiverged naming the epoch and step, before anything more is written."""
+    A resumed epoch passes its `permutation`, the steps already done (`first_step`) and their
+    `loss_sum`. `after_step(steps_done, permutation, loss_sum)` runs after every step (checkpoints,
+    stop requests). Every CHECK_EVERY steps the running sum is checked: a NaN or infinite loss
+    raises TrainingDiverged naming the epoch and step, before anything more is written."""
     batches = images if isinstance(images, Batches) else Batches(images, None, device=images.device)
-    permutation = torch.randperm(len(batches), generator=shuffle)
-    loss_sum = None
+    if permutation is None:
+        permutation = torch.randperm(len(batches), generator=shuffle)
     num_steps = -(-len(batches) // batch_size)
-    for index, (x, _) in enumerate(batches.epoch(permutation, batch_size,
-                                                 num_steps if max_steps is None else min(max_steps, num_steps))):
+    num_steps = num_steps if max_steps is None else min(max_steps, num_steps)
+    for index, (x, _) in enumerate(batches.epoch(permutation, batch_size, num_steps, first_step), start=first_step):
         total = step(x)
         loss_sum = total.double() if loss_sum is None else loss_sum + total
         if (index + 1) % CHECK_EVERY == 0 and not torch.isfinite(loss_sum):
             raise diverged(epoch, index + 1, "the running training loss", loss_sum.item(), learning_rate)
         if bar is not None:
             bar.update()
+        if after_step is not None:
+            after_step(index + 1, permutation, loss_sum)
     return loss_sum if loss_sum is not None else torch.zeros((), dtype=torch.float64)
 
 
@@ -89,7 +94,7 @@ def diverged(epoch: int, step: int | None, what: str, value: float, learning_rat
 def train_autoencoder(model, config, train_images: Batches | torch.Tensor, valid_images: Batches | torch.Tensor,
                       run_dir: Path, shuffle: torch.Generator, start_epoch: int = 0,
                       optimizer=None, progress: bool = True, rounded: bool = True,
-                      log: Callable[[str], None] = print) -> list[dict]:
+                      log: Callable[[str], None] = print, position: dict | None = None, stop=None) -> list[dict]:
     """Train for config.training.num_epochs epochs, validating and checkpointing every epoch.
 
     Appends one JSON line per epoch to run_dir/metrics.jsonl and returns those records.
@@ -105,15 +110,23 @@ def train_autoencoder(model, config, train_images: Batches | torch.Tensor, valid
     values_per_epoch = count * math.prod(train_images.sample_shape if isinstance(train_images, Batches)
                                          else train_images.shape[1:])
     steps_per_epoch = -(-count // training.batch_size)
+    checkpoints = Checkpoints(run_dir, model, optimizer, {"shuffle": shuffle}, training, steps_per_epoch, stop)
     history = []
     best = math.inf
     model.train()
     for epoch in range(start_epoch + 1, training.num_epochs + 1):
         start_time = time.perf_counter()
-        with tqdm(total=steps_per_epoch, desc=f"epoch {epoch}/{training.num_epochs}", leave=False,
+        resumed = position if position and position["epoch"] == epoch else {}
+        first = resumed.get("step", 0)
+
+        def after_step(steps_done, permutation, loss_sum, epoch=epoch):
+            checkpoints.after_step(epoch, steps_done, lambda: {"permutation": permutation, "loss_sum": loss_sum})
+
+        with tqdm(total=steps_per_epoch, initial=first, desc=f"epoch {epoch}/{training.num_epochs}", leave=False,
                   disable=not progress, mininterval=0.5, unit="step") as bar:
             loss_sum = run_epoch(step, train_images, training.batch_size, shuffle, bar, epoch=epoch,
-                                 learning_rate=training.learning_rate)
+                                 learning_rate=training.learning_rate, permutation=resumed.get("permutation"),
+                                 first_step=first, loss_sum=resumed.get("loss_sum"), after_step=after_step)
             loss = loss_sum.item() / values_per_epoch
         seconds = time.perf_counter() - start_time
         validation = evaluate_reconstruction(model, valid_images, rounded=rounded)
@@ -127,8 +140,7 @@ def train_autoencoder(model, config, train_images: Batches | torch.Tensor, valid
         record["seconds"] = round(seconds, 4)
         with open(run_dir / "metrics.jsonl", "a") as handle:
             handle.write(json.dumps(record, allow_nan=False) + "\n")
-        save_checkpoint(run_dir / "checkpoints", epoch, epoch * steps_per_epoch, model, optimizer,
-                        {"shuffle": shuffle}, metrics=record)
+        checkpoints.epoch_end(epoch, record)
         history.append(record)
         accuracy = f"  val_rounded_accuracy {record['val_rounded_accuracy']:.4f}" if rounded else ""
         log(f"epoch {epoch}/{training.num_epochs}  loss {record['loss']:.4f}  "

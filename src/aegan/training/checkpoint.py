@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
@@ -45,10 +47,17 @@ def _optimizer_tensors(prefix: str, optimizer) -> tuple[dict[str, torch.Tensor],
 
 def save_checkpoint(folder: Path, epoch: int, step: int, model, optimizer=None,
                     generators: dict[str, torch.Generator] | None = None,
-                    metrics: dict | None = None) -> Path:
+                    metrics: dict | None = None, position: dict | None = None,
+                    position_tensors: dict[str, torch.Tensor] | None = None, keep: int = KEEP) -> Path:
+    """Write a checkpoint: at an epoch's end (`epoch` epochs done) or, with `position`
+    ({"epoch": the epoch in progress, "step": its steps done}) and `position_tensors` (what the
+    loop needs to go on: the epoch's permutation, its partial sums), in the middle of one."""
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {f"model.{k}": v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
     state = {"format": FORMAT, "epoch": epoch, "step": step, "metrics": metrics or {}}
+    if position:
+        state["position"] = position
+        tensors.update({f"position.{k}": v.detach().cpu().contiguous().clone() for k, v in position_tensors.items()})
     for prefix, optimizer in _as_dict(optimizer).items():
         optimizer_tensors, state[prefix] = _optimizer_tensors(prefix, optimizer)
         tensors.update(optimizer_tensors)
@@ -56,27 +65,35 @@ def save_checkpoint(folder: Path, epoch: int, step: int, model, optimizer=None,
     for name, generator in (generators or {}).items():
         tensors[f"rng.{name}"] = generator.get_state()
     data = save_tensors(tensors)
-    stem = f"epoch-{epoch:04d}"
+    # A mid-epoch checkpoint of epoch e sorts after epoch e-1's end and before epoch e's end.
+    stem = f"epoch-{epoch:04d}" if not position else f"epoch-{position['epoch']:04d}-step-{position['step']:07d}"
     atomic_write_bytes(folder / f"{stem}.safetensors", data)
     state["tensors_file"] = f"{stem}.safetensors"
     state["sha256"] = hashlib.sha256(data).hexdigest()
     path = atomic_write_json(folder / f"{stem}.json", state)
-    for old in sorted(folder.glob("epoch-*.json"))[:-KEEP]:
+    for old in sorted(folder.glob("epoch-*.json"))[:-keep]:
         old.unlink(missing_ok=True)
         (folder / f"{old.stem}.safetensors").unlink(missing_ok=True)
     return path
 
 
 def load_checkpoint(folder: Path) -> tuple[dict[str, torch.Tensor], dict]:
-    """(tensors, state) of the newest complete checkpoint in `folder`."""
+    """(tensors, state) of the newest complete checkpoint in `folder`; a damaged newer one is
+    passed over with a warning."""
+    if not folder.is_dir():
+        raise AeganError(f"{folder} does not exist: the run has no checkpoints; train it (`aegan train`)")
     for json_path in sorted(folder.glob("epoch-*.json"), reverse=True):
         try:
             state = json.loads(json_path.read_text())
             data = (folder / state["tensors_file"]).read_bytes()
-        except (OSError, ValueError, KeyError):
+            if hashlib.sha256(data).hexdigest() != state.get("sha256"):
+                raise ValueError("its tensors do not match their checksum")
+            tensors = load_tensors(data)
+        except (OSError, ValueError, KeyError, TypeError, SafetensorError) as error:
+            print(f"aegan: warning: checkpoint {json_path} is damaged or incomplete ({error}); "
+                  "trying the one before it", file=sys.stderr)
             continue
-        if hashlib.sha256(data).hexdigest() == state.get("sha256"):
-            return load_tensors(data), state
+        return tensors, state
     raise AeganError(f"{folder} holds no complete checkpoint: train the run first (`aegan train`)")
 
 
@@ -94,3 +111,38 @@ def restore(tensors: dict[str, torch.Tensor], state: dict, model, optimizer=None
     torch.set_rng_state(tensors["rng.torch"])
     for name, generator in (generators or {}).items():
         generator.set_state(tensors[f"rng.{name}"])
+
+
+class Checkpoints:
+    """When a training loop writes checkpoints: at every epoch's end, every
+    training.checkpoint_every_steps steps within an epoch, and at once when a stop is requested
+    (SIGINT or SIGTERM, see training/interrupt.py), after which it raises TrainingInterrupted."""
+
+    def __init__(self, run_dir: Path, model, optimizers, generators: dict, training, steps_per_epoch: int,
+                 stop=None):
+        self.folder = Path(run_dir) / "checkpoints"
+        self.run_dir = Path(run_dir)
+        self.model, self.optimizers, self.generators = model, optimizers, generators
+        self.every, self.keep = training.checkpoint_every_steps, training.keep_checkpoints
+        self.steps_per_epoch, self.stop = steps_per_epoch, stop
+
+    def epoch_end(self, epoch: int, metrics: dict) -> Path:
+        return save_checkpoint(self.folder, epoch, epoch * self.steps_per_epoch, self.model, self.optimizers,
+                               self.generators, metrics=metrics, keep=self.keep)
+
+    def after_step(self, epoch: int, steps_done: int, position_tensors) -> None:
+        """Called after each step of `epoch`; `position_tensors()` gives what resuming needs."""
+        stopping = self.stop is not None and self.stop.requested
+        due = self.every and steps_done % self.every == 0 and steps_done < self.steps_per_epoch
+        if not (stopping or due):
+            return
+        if steps_done < self.steps_per_epoch:
+            save_checkpoint(self.folder, epoch - 1, (epoch - 1) * self.steps_per_epoch + steps_done, self.model,
+                            self.optimizers, self.generators, position={"epoch": epoch, "step": steps_done},
+                            position_tensors=position_tensors(), keep=self.keep)
+        if stopping:
+            from aegan.errors import TrainingInterrupted
+
+            raise TrainingInterrupted(
+                f"stopped by {self.stop.name} in epoch {epoch} after step {steps_done}; a checkpoint is written: "
+                f"continue with `aegan train --resume {self.run_dir}`", signal_number=self.stop.requested)

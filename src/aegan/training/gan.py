@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from aegan.data.batches import Batches
 from aegan.plots import plot_image_grid, save_gif
-from aegan.training.checkpoint import save_checkpoint
+from aegan.training.checkpoint import Checkpoints
 from aegan.training.optimizers import build_optimizer
 from aegan.training.replay import ReplayPool
 
@@ -107,7 +107,8 @@ def gan_optimizers(model, training) -> dict:
 
 def train_gan(model, config, images: Batches, run_dir: Path, shuffle: torch.Generator,
               progress: bool = True, log: Callable[[str], None] = print, start_epoch: int = 0,
-              optimizers: dict | None = None, replay_generator: torch.Generator | None = None) -> list[dict]:
+              optimizers: dict | None = None, replay_generator: torch.Generator | None = None,
+              position: dict | None = None, stop=None) -> list[dict]:
     """Train from `start_epoch` to config.training.num_epochs on `images` (with their labels for a
     conditional GAN); `optimizers` and `replay_generator` carry a resumed run's state."""
     from aegan.training.autoencoder import CHECK_EVERY, check_finite, diverged, record_step
@@ -130,22 +131,33 @@ def train_gan(model, config, images: Batches, run_dir: Path, shuffle: torch.Gene
         (run_dir / "samples").mkdir(exist_ok=True)
     batch_size = training.batch_size
     steps_per_epoch = len(images) // batch_size  # whole batches only, as the seed's dataset does
+    checkpoints = Checkpoints(run_dir, model, optimizers, {"shuffle": shuffle, "replay": replay_generator}, training,
+                              steps_per_epoch, stop)
     history = []
     grids = [run_dir / "samples" / f"epoch-{epoch:04d}.png" for epoch in range(1, start_epoch + 1)]
     grids = [path for path in grids if path.is_file()]
     model.train()
     for epoch in range(start_epoch + 1, training.num_epochs + 1):
         start = time.perf_counter()
-        permutation = torch.randperm(len(images), generator=shuffle)
-        step_logits = []
-        with tqdm(total=steps_per_epoch, desc=f"epoch {epoch}/{training.num_epochs}", leave=False,
+        resumed = position if position and position["epoch"] == epoch else {}
+        first = resumed.get("step", 0)
+        permutation = resumed["permutation"] if resumed else torch.randperm(len(images), generator=shuffle)
+        step_logits = list(zip(resumed["d_logits"], resumed["g_logits"])) if first else []
+
+        def position_tensors():
+            return {"permutation": permutation, "d_logits": torch.stack([d for d, _ in step_logits]),
+                    "g_logits": torch.stack([g for _, g in step_logits])}
+
+        with tqdm(total=steps_per_epoch, initial=first, desc=f"epoch {epoch}/{training.num_epochs}", leave=False,
                   disable=not progress, mininterval=0.5, unit="step") as bar:
-            for index, (real, labels) in enumerate(images.epoch(permutation, batch_size, steps_per_epoch)):
+            for index, (real, labels) in enumerate(images.epoch(permutation, batch_size, steps_per_epoch, first),
+                                                   start=first):
                 step_logits.append(step(model.to_training_range(real), labels if conditional else None))
                 if (index + 1) % CHECK_EVERY == 0 and not all(torch.isfinite(t).all() for t in step_logits[-1]):
                     raise diverged(epoch, index + 1, "the discriminator's logits", float("nan"),
                                    training.learning_rate)
                 bar.update()
+                checkpoints.after_step(epoch, index + 1, position_tensors)
         record = {"epoch": epoch, **epoch_metrics(step_logits), "replayed_batches": replay.replayed,
                   "seconds": round(time.perf_counter() - start, 4)}
         seconds = record["seconds"]
@@ -160,8 +172,7 @@ def train_gan(model, config, images: Batches, run_dir: Path, shuffle: torch.Gene
             grid = grid.reshape(*grid_shape, *grid.shape[1:])
             grids.append(plot_image_grid(grid, run_dir / "samples" / f"epoch-{epoch:04d}.png",
                                          title=f"{config.name}, epoch {epoch}"))
-        save_checkpoint(run_dir / "checkpoints", epoch, epoch * steps_per_epoch, model,
-                        optimizers, {"shuffle": shuffle, "replay": replay_generator}, metrics=record)
+        checkpoints.epoch_end(epoch, record)
         history.append(record)
         log(f"epoch {epoch}/{training.num_epochs}  d_loss {record['d_loss']:.4f}  g_loss {record['g_loss']:.4f}  "
             f"D accuracy real {record['d_accuracy_real']:.3f} fake {record['d_accuracy_fake']:.3f}  {seconds:.2f} s")
