@@ -61,6 +61,11 @@ def test_resumed_from_the_middle_of_an_epoch_the_bytes_equal_an_uninterrupted_ru
     for file in (cut / "checkpoints").iterdir():  # as if killed in epoch 2 after its step 8
         if file.name.replace(".safetensors", ".json") > "epoch-0002-step-0000008.json":
             file.unlink()
+    # ... and inside the write of the next checkpoint: a temporary file, tensors without their JSON
+    checkpoints = cut / "checkpoints"
+    tensors = (checkpoints / "epoch-0002-step-0000008.safetensors").read_bytes()
+    (checkpoints / ".epoch-0002-step-0000012.safetensors.tmp-99999").write_bytes(tensors[:1000])
+    (checkpoints / "epoch-0002-step-0000012.safetensors").write_bytes(tensors[: len(tensors) // 2])
     aegan.resume(cut, **QUIET)
     assert newest_checkpoint_sha(cut) == newest_checkpoint_sha(full.path)
 
@@ -161,3 +166,19 @@ def test_a_run_folder_whose_config_no_longer_fits_its_weights_is_one_line(images
     (run.path / "checkpoints").rmdir()
     result = run_cli("encode", run.path)
     assert result.returncode == 2 and "has no checkpoints" in result.stderr
+
+
+def test_no_nan_reaches_a_checkpoint(images, tmp_path):
+    import torch
+
+    from aegan.errors import TrainingDiverged
+    from aegan.models import DenseAutoencoder, DenseAutoencoderConfig
+    from aegan.training.checkpoint import save_checkpoint
+
+    model = DenseAutoencoder(DenseAutoencoderConfig(input_shape=(4,), coding_size=2, reconstruction_loss="mse"))
+    save_checkpoint(tmp_path, 1, 10, model)
+    with torch.no_grad():
+        model.encoder[0].weight[0, 0] = float("nan")
+    with pytest.raises(TrainingDiverged, match="encoder.0.weight holds NaN"):
+        save_checkpoint(tmp_path, 2, 20, model)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch-0001.json", "epoch-0001.safetensors"]

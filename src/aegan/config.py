@@ -245,6 +245,7 @@ def parse_override(text: str) -> tuple[str, Any]:
 
 def valid_keys(table: dict) -> list[str]:
     kind = table.get("model", {}).get("kind", "")
+    kind = kind if isinstance(kind, str) else ""
     keys = [f"data.{f.name}" for f in dataclasses.fields(DataConfig)]
     keys += [f"training.{f.name}" for f in dataclasses.fields(TrainingConfig)]
     if kind in MODEL_KINDS:
@@ -276,7 +277,7 @@ def config_from_table(name: str, table: dict) -> RunConfig:
         )
     model_table = dict(table.get("model", {}))
     kind = model_table.get("kind", "")
-    if kind not in MODEL_KINDS:
+    if not isinstance(kind, str) or kind not in MODEL_KINDS:
         raise AeganError(
             f"model.kind={kind!r}: expected one of {', '.join(MODEL_KINDS)}{closest(kind, MODEL_KINDS)}"
         )

@@ -9,6 +9,8 @@ class AeganError(ValueError):
 
 def closest(name: str, choices) -> str:
     """A ' (did you mean X?)' hint for `name`, or '' when nothing is close."""
+    if not isinstance(name, str):
+        return ""
     match = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.5)
     return f" (did you mean {match[0]!r}?)" if match else ""
 
