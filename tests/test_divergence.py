@@ -64,3 +64,4 @@ def test_an_explicit_data_dir_is_the_only_place_looked_in(tmp_path, monkeypatch)
     result = run_cli("data", "--data-dir", tmp_path / "mine")
     assert result.returncode == 2 and str(tmp_path / "mine") in result.stderr
     assert "fashion-mnist" not in result.stderr.split("looked in")[1].split(")")[0].replace(str(tmp_path), "")
+

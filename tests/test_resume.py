@@ -179,6 +179,36 @@ def test_no_nan_reaches_a_checkpoint(images, tmp_path):
     save_checkpoint(tmp_path, 1, 10, model)
     with torch.no_grad():
         model.encoder[0].weight[0, 0] = float("nan")
-    with pytest.raises(TrainingDiverged, match="encoder.0.weight holds NaN"):
+    with pytest.raises(TrainingDiverged, match="diverged in epoch 2: encoder.0.weight holds NaN"):
         save_checkpoint(tmp_path, 2, 20, model)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch-0001.json", "epoch-0001.safetensors"]
+
+
+@pytest.mark.parametrize("preset", ["stacked_ae", pytest.param("vae", marks=pytest.mark.slow),
+                                    pytest.param("gan", marks=pytest.mark.slow),
+                                    pytest.param("dcgan", marks=pytest.mark.slow)])
+def test_sigkill_mid_epoch_in_every_loop_then_resume_gives_the_same_bytes(tmp_path, preset):
+    """Kill as soon as a mid-epoch checkpoint of epochs 1, 2 and 3 appears (so mid-epoch, and at
+    times inside the next checkpoint's write), resume each time, compare with an uninterrupted run."""
+    data = tmp_path / "images.npy"
+    np.save(data, (np.random.default_rng(2).random((2000, 1, 8, 8)) * 255).astype(np.uint8))
+    args = [preset, "--data", str(data), "--epochs", "4", "--batch-size", "16", "--quiet",
+            "--set", "training.checkpoint_every_steps=10", "--set", "training.keep_checkpoints=3"]
+    full = aegan.train(preset, data=data, out=tmp_path / "full", epochs=4, batch_size=16,
+                       overrides={"training.checkpoint_every_steps": 10, "training.keep_checkpoints": 3}, **QUIET)
+    run_dir = tmp_path / "killed"
+    command = [sys.executable, "-m", "aegan", "train", *args, "--out", str(run_dir)]
+    kills = 0
+    for epoch, step in ((1, 30), (2, 50), (3, 20)):
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 300
+        marker = run_dir / "checkpoints" / f"epoch-{epoch:04d}-step-{step:07d}.json"
+        while not marker.exists() and process.poll() is None:
+            assert time.time() < deadline
+            time.sleep(0.005)
+        process.send_signal(signal.SIGKILL)
+        kills += process.wait() == -signal.SIGKILL
+        command = [sys.executable, "-m", "aegan", "train", "--resume", str(run_dir), "--quiet"]
+    assert kills == 3
+    assert subprocess.run(command, capture_output=True).returncode == 0
+    assert newest_checkpoint_sha(run_dir) == newest_checkpoint_sha(full.path)

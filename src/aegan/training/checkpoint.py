@@ -54,12 +54,13 @@ def save_checkpoint(folder: Path, epoch: int, step: int, model, optimizer=None,
     loop needs to go on: the epoch's permutation, its partial sums), in the middle of one."""
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {f"model.{k}": v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
-    bad = [k for k, v in tensors.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    checked = {**tensors, **{f"position.{k}": v for k, v in (position_tensors or {}).items()}}
+    bad = [k for k, v in checked.items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if bad:  # no NaN ever reaches a checkpoint: the last good one stays the newest
         from aegan.errors import TrainingDiverged
 
         where = f"epoch {position['epoch']}, step {position['step']}" if position else f"epoch {epoch}"
-        raise TrainingDiverged(f"training diverged by {where}: {bad[0][6:]} holds NaN or infinite values; the run "
+        raise TrainingDiverged(f"training diverged in {where}: {bad[0].split('.', 1)[1]} holds NaN or infinite values; the run "
                                "keeps its last good checkpoint. Lower training.learning_rate and train again")
     state = {"format": FORMAT, "epoch": epoch, "step": step, "metrics": metrics or {}}
     if position:
