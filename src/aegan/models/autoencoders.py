@@ -147,8 +147,7 @@ class DenseAutoencoderConfig:
 
     def for_data(self, spec) -> "DenseAutoencoderConfig":
         """This config with the data's sample shape and, unless set, its reconstruction loss."""
-        return dataclasses.replace(self, input_shape=data_input_shape(self, spec),
-                                   reconstruction_loss=data_reconstruction_loss(self.reconstruction_loss, spec))
+        return with_data_shape_and_loss(self, spec)
 
 
 def glorot_uniform_(linear: nn.Linear) -> nn.Linear:
@@ -169,6 +168,12 @@ def dense_stack(sizes: list[int], activation: str, last_activation: bool | str) 
         elif last_activation:
             layers.append(ACTIVATIONS[activation if last_activation is True else last_activation]())
     return nn.Sequential(*layers)
+
+
+def with_data_shape_and_loss(config, spec):
+    """`config` with the data's sample shape and, unless it sets one, the loss the data's scaling calls for."""
+    return dataclasses.replace(config, input_shape=data_input_shape(config, spec),
+                               reconstruction_loss=data_reconstruction_loss(config.reconstruction_loss, spec))
 
 
 class DenseAutoencoder(nn.Module):

@@ -9,7 +9,6 @@ is the seed's model exactly: 28 -> 14 -> 7 -> 3, then 3 -> 7 (valid) -> 14 -> 28
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -22,10 +21,9 @@ from aegan.models.autoencoders import (
     AUTOENCODER_CAPABILITIES,
     check_input_shape,
     check_reconstruction_loss,
-    data_input_shape,
-    data_reconstruction_loss,
     require_image_layout,
     require_resolved,
+    with_data_shape_and_loss,
 )
 
 MIN_SIDE = 8  # three 2x2 poolings leave at least one pixel
@@ -59,8 +57,7 @@ class ConvAutoencoderConfig:
     def for_data(self, spec) -> "ConvAutoencoderConfig":
         """This config with the data's image shape and, unless set, its reconstruction loss."""
         require_image_layout("conv_ae", spec, "stacked_ae")
-        return dataclasses.replace(self, input_shape=data_input_shape(self, spec),
-                                   reconstruction_loss=data_reconstruction_loss(self.reconstruction_loss, spec))
+        return with_data_shape_and_loss(self, spec)
 
 
 def _check_side(sides) -> None:

@@ -9,7 +9,6 @@ by `beta`.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -23,12 +22,11 @@ from aegan.models.autoencoders import (
     ACTIVATIONS,
     check_input_shape,
     check_reconstruction_loss,
-    data_input_shape,
-    data_reconstruction_loss,
     dense_stack,
     glorot_uniform_,
     require_image_layout,
     require_resolved,
+    with_data_shape_and_loss,
 )
 
 
@@ -59,8 +57,7 @@ class VAEConfig:
 
     def for_data(self, spec) -> "VAEConfig":
         """This config with the data's sample shape and, unless set, its reconstruction loss."""
-        return dataclasses.replace(self, input_shape=data_input_shape(self, spec),
-                                   reconstruction_loss=data_reconstruction_loss(self.reconstruction_loss, spec))
+        return with_data_shape_and_loss(self, spec)
 
 
 @dataclass(frozen=True)
@@ -87,8 +84,7 @@ class ConvVAEConfig:
     def for_data(self, spec) -> "ConvVAEConfig":
         """This config with the data's image shape and, unless set, its reconstruction loss."""
         require_image_layout("conv_vae", spec, "vae")
-        return dataclasses.replace(self, input_shape=data_input_shape(self, spec),
-                                   reconstruction_loss=data_reconstruction_loss(self.reconstruction_loss, spec))
+        return with_data_shape_and_loss(self, spec)
 
 
 class _VAEBase(nn.Module):
