@@ -126,11 +126,64 @@ def test_resume_refuses_what_it_cannot_do(images, tmp_path):
     run = aegan.train("stacked_ae", data=images, out=tmp_path / "run", overrides={"training.num_epochs": 1}, **QUIET)
     result = run_cli("train", "--resume", run.path)
     assert result.returncode == 2 and "finished all 1 epochs" in result.stderr
-    result = run_cli("train", "stacked_ae", "--resume", run.path, "--epochs", "3")
-    assert result.returncode == 2 and "drop PRESET, --epochs" in result.stderr
+    result = run_cli("train", "stacked_ae", "--resume", run.path, "--batch-size", "3")
+    assert result.returncode == 2 and "drop PRESET, --batch-size" in result.stderr
+    result = run_cli("train", "--resume", run.path, "--set", "model.coding_size=3")
+    assert result.returncode == 2 and "only training.num_epochs, training.learning_rate" in result.stderr
+    assert json.loads((run.path / "config.json").read_text())["model"]["coding_size"] != 3
     result = run_cli("train", "--resume", tmp_path / "nothing")
     assert result.returncode == 2 and "not a run folder" in result.stderr
     assert run_cli("train").returncode == 2
+
+
+def test_a_finished_run_resumed_with_more_epochs_equals_a_longer_run(images, tmp_path):
+    overrides = {"training.batch_size": 16}
+    longer = aegan.train("stacked_ae", data=images, out=tmp_path / "long", epochs=3, overrides=overrides, **QUIET)
+    short = aegan.train("stacked_ae", data=images, out=tmp_path / "short", epochs=1, overrides=overrides, **QUIET)
+    assert run_cli("train", "--resume", short.path, "--epochs", "3", "--quiet").returncode == 0
+    assert newest_checkpoint_sha(short.path) == newest_checkpoint_sha(longer.path)
+    assert json.loads((short.path / "config.json").read_text())["training"]["num_epochs"] == 3
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+def test_the_replay_pool_is_part_of_the_checkpoint(images, tmp_path, conditional):
+    from safetensors.torch import load_file
+
+    labels = np.arange(240) % 3
+    data = tmp_path / "labelled.npz"
+    np.savez(data, x=np.load(images), y=labels)
+    overrides = {"training.num_epochs": 3, "training.batch_size": 16, "training.checkpoint_every_steps": 5,
+                 "training.keep_checkpoints": 100, "training.replay_pool_batches": 4,
+                 "training.replay_probability": 0.5, "model.conditional": conditional}
+    full = aegan.train("gan", data=data, out=tmp_path / "full", overrides=overrides, **QUIET)
+    middle = load_file(full.path / "checkpoints" / "epoch-0002-step-0000005.safetensors")
+    assert middle["extra.replay.fakes"].shape[:2] == (4, 16)
+    assert ("extra.replay.labels" in middle) == conditional
+    assert full.metrics()[-1]["replayed_batches"] > 0
+    cut = tmp_path / "cut"
+    import shutil
+
+    shutil.copytree(full.path, cut)
+    for file in (cut / "checkpoints").iterdir():
+        if file.name.replace(".safetensors", ".json") > "epoch-0002-step-0000005.json":
+            file.unlink()
+    resumed = aegan.resume(cut, **QUIET)
+    assert newest_checkpoint_sha(cut) == newest_checkpoint_sha(full.path)
+    assert resumed.metrics()[-1]["replayed_batches"] == full.metrics()[-1]["replayed_batches"]
+
+
+def test_a_run_killed_after_greedy_pretraining_does_not_pretrain_again(images, tmp_path):
+    overrides = {"training.batch_size": 16, "training.pretrain_epochs": [2, 1], "training.keep_checkpoints": 3}
+    full = aegan.train("greedy_ae", data=images, out=tmp_path / "full", epochs=2, overrides=overrides, **QUIET)
+    cut = aegan.train("greedy_ae", data=images, out=tmp_path / "cut", epochs=2, overrides=overrides, **QUIET)
+    for file in (cut.path / "checkpoints").glob("epoch-000[12].*"):  # killed in epoch 1: epoch 0 is left
+        file.unlink()
+    pretraining = (cut.path / "pretrain.jsonl").read_text()
+    messages = []
+    aegan.resume(cut.path, progress=False, log=messages.append)
+    assert not any("pretrain" in message for message in messages)
+    assert (cut.path / "pretrain.jsonl").read_text() == pretraining
+    assert newest_checkpoint_sha(cut.path) == newest_checkpoint_sha(full.path)
 
 
 def test_one_writer_per_folder(tmp_path, capsys):

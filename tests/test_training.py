@@ -21,7 +21,8 @@ def test_run_folder_contents(trained_run):
     assert record["loss"] < 0.36 and record["val_loss"] < 0.33 and record["val_rounded_accuracy"] > 0.89
     test = json.loads((path / "test.json").read_text())
     assert abs(test["loss"] - record["val_loss"]) < 0.02
-    assert sorted(p.name for p in (path / "checkpoints").iterdir()) == ["epoch-0001.json", "epoch-0001.safetensors"]
+    assert sorted(p.name for p in (path / "checkpoints").iterdir()) == [  # the first weights, then epoch 1's
+        "epoch-0000.json", "epoch-0000.safetensors", "epoch-0001.json", "epoch-0001.safetensors"]
 
 
 def test_reloaded_run_reproduces_the_test_metrics(trained_run, fashion):

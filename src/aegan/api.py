@@ -17,16 +17,17 @@ import os
 import platform
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 from aegan.codings import encode, plot_codings, plot_reconstructions
-from aegan.config import config_from_dict, load_config
+from aegan.config import apply_overrides, config_from_dict, config_from_table, load_config
 from aegan.data.batches import Batches
 from aegan.data.sources import load_splits
-from aegan.errors import AeganError
+from aegan.errors import AeganError, TrainingDiverged
 from aegan.evaluation.evaluate_run import evaluate, pretraining_experiment
 from aegan.files import atomic_write_bytes, atomic_write_json
 from aegan.models import FAMILIES, build_model
@@ -80,17 +81,36 @@ def train(preset: str, *, data: str | os.PathLike | None = None, out: str | os.P
         return _fit(config, splits, run_dir, progress, log)
 
 
-def resume(run: str | os.PathLike, *, progress: bool = True, log=_log) -> Run:
-    """Continue a run from its newest complete checkpoint (an epoch's end): its weights, optimizer
-    state and random generators, with metrics.jsonl cut back to that epoch. On the CPU the run
-    ends with the same weights as one that was never interrupted."""
+RESUME_KEYS = ("training.num_epochs", "training.learning_rate", "training.divergence_factor",
+               "training.checkpoint_every_steps", "training.keep_checkpoints", "training.num_threads")
+
+
+def resume(run: str | os.PathLike, *, epochs: int | None = None, overrides: dict | None = None,
+           progress: bool = True, log=_log) -> Run:
+    """Continue a run from its newest complete checkpoint (an epoch's end or a step within one):
+    its weights, optimizer state, random generators and position, with metrics.jsonl cut back to
+    it. On the CPU the run ends with the same weights as one that was never interrupted.
+
+    `epochs` (more epochs for a finished run) and `overrides` of RESUME_KEYS (a lower learning
+    rate after a divergence) change the run's config.json; then it is no longer bit-identical."""
     run_dir = Path(run)
     if not is_run(run_dir):
         raise AeganError(f"--resume {run}: not a run folder (no {CONFIG_FILE}); give a folder written by `aegan train`")
+    overrides = dict(overrides or {})
+    if epochs is not None:
+        overrides["training.num_epochs"] = epochs
+    for key in overrides:
+        if key not in RESUME_KEYS:
+            raise AeganError(f"--resume {run} --set {key}: a resumed run keeps its model, data and batches; only "
+                             f"{', '.join(RESUME_KEYS)} may change (train anew for the rest)")
     try:
-        config = config_from_dict(json.loads((run_dir / CONFIG_FILE).read_text()))
+        values = json.loads((run_dir / CONFIG_FILE).read_text())
     except json.JSONDecodeError as error:
         raise AeganError(f"{run_dir / CONFIG_FILE} is damaged ({error}): train the run again") from None
+    config = config_from_dict(values)
+    if overrides:
+        table = {key: value for key, value in config.to_dict().items() if key in ("model", "data", "training")}
+        config = config_from_table(config.name, apply_overrides(table, overrides))
     spec = read_spec(run_dir)
     splits = load_splits(config.data, config.training.seed)
     if splits.spec != spec:
@@ -99,10 +119,14 @@ def resume(run: str | os.PathLike, *, progress: bool = True, log=_log) -> Run:
     checkpoint = load_checkpoint(run_dir / "checkpoints")
     epoch = checkpoint[1]["epoch"]
     if epoch >= config.training.num_epochs:
-        raise AeganError(f"--resume {run}: it finished all {config.training.num_epochs} epochs; nothing to resume")
+        raise AeganError(f"--resume {run}: it finished all {config.training.num_epochs} epochs; nothing to resume "
+                         f"(give more with --epochs)")
     with RunLock(run_dir):
+        if overrides:
+            atomic_write_json(run_dir / CONFIG_FILE, config.to_dict())
         _cut_metrics(run_dir / "metrics.jsonl", epoch)
-        log(f"resuming {run_dir} after epoch {epoch} of {config.training.num_epochs}")
+        changed = "".join(f", {key}={value}" for key, value in overrides.items())
+        log(f"resuming {run_dir} after epoch {epoch} of {config.training.num_epochs}{changed}")
         return _fit(config, splits, run_dir, progress, log, checkpoint)
 
 
@@ -149,28 +173,42 @@ def _fit(config, splits, run_dir: Path, progress, log, checkpoint=None) -> Run:
 
         optimizers = gan_optimizers(model, config.training)
         replay = torch.Generator().manual_seed(config.training.seed + 2)
+        replay_state = None
         if checkpoint:
             generators = {"shuffle": shuffle, "replay": replay} if "rng.replay" in checkpoint[0] else {"shuffle": shuffle}
-            restore(*checkpoint, model, optimizers, generators)
-            if config.training.replay_pool_batches:
-                log("experience replay: the pool of earlier fakes starts empty again on resume (not saved)")
-        with StopRequests() as stop:
+            restore(*checkpoint, model, optimizers, generators, learning_rate=config.training.learning_rate)
+            replay_state = ({key[len("extra."):]: value for key, value in checkpoint[0].items()
+                             if key.startswith("extra.")}, checkpoint[1].get("extra", {}), device)
+        with StopRequests() as stop, _resume_hint(run_dir, config):
             train_gan(model, config, train_batches, run_dir, shuffle, progress=progress, log=log,
                       start_epoch=start_epoch, optimizers=optimizers, replay_generator=replay, position=position,
-                      stop=stop)
+                      stop=stop, replay_state=replay_state)
         return Run(run_dir)
     optimizer = build_optimizer(config.training.optimizer, model.parameters(), config.training.learning_rate,
                                 config.training.momentum)
     if checkpoint:
-        restore(*checkpoint, model, optimizer, {"shuffle": shuffle})
-    with StopRequests() as stop:
+        restore(*checkpoint, model, optimizer, {"shuffle": shuffle}, learning_rate=config.training.learning_rate)
+    with StopRequests() as stop, _resume_hint(run_dir, config):
         _train_autoencoder(model, config, splits, train_batches, device, run_dir, shuffle, progress, log,
-                           start_epoch, optimizer, position, stop)
+                           start_epoch, optimizer, position, stop, resumed=checkpoint is not None)
     return Run(run_dir)
 
 
+@contextmanager
+def _resume_hint(run_dir: Path, config):
+    """A diverged run's message ends with the command that continues it from its last good
+    checkpoint at a tenth of the learning rate."""
+    try:
+        yield
+    except TrainingDiverged as error:
+        rate = config.training.learning_rate / 10
+        raise TrainingDiverged(f"{error} and continue from that checkpoint: "
+                               f"`aegan train --resume {run_dir} --set training.learning_rate={rate:g}`") \
+            from None
+
+
 def _train_autoencoder(model, config, splits, train_batches, device, run_dir, shuffle, progress, log,
-                       start_epoch: int, optimizer, position, stop) -> None:
+                       start_epoch: int, optimizer, position, stop, resumed: bool = False) -> None:
     from aegan.evaluation import vae_report
     from aegan.training import evaluate_reconstruction, train_autoencoder
     from aegan.training.greedy import greedy_pretrain
@@ -178,8 +216,8 @@ def _train_autoencoder(model, config, splits, train_batches, device, run_dir, sh
     spec = splits.spec
     valid_batches = Batches(splits.valid, spec, device, splits.streamed, labels=False)
     rounded = spec.unit_range  # rounded accuracy needs data in [0, 1]
-    if config.training.pretrain_epochs and not start_epoch and not position:  # checkpoints come after pretraining
-        (run_dir / "pretrain.jsonl").unlink(missing_ok=True)  # an interrupted pretraining starts over
+    if config.training.pretrain_epochs and not resumed:  # the first checkpoint (epoch 0) holds the pretrained weights
+        (run_dir / "pretrain.jsonl").unlink(missing_ok=True)  # so only an interrupted pretraining starts over
         greedy_pretrain(model, config, train_batches.all(), valid_batches.all(), run_dir, shuffle, log=log)
     train_autoencoder(model, config, train_batches, valid_batches, run_dir, shuffle, start_epoch=start_epoch,
                       optimizer=optimizer, progress=progress, rounded=rounded, log=log, position=position, stop=stop)

@@ -79,12 +79,13 @@ def _cmd_train(args) -> int:
         from aegan.api import resume
 
         given = [flag for flag, value in (("PRESET", args.preset), ("--data", args.data), ("--out", args.out),
-                                          ("--epochs", args.epochs), ("--batch-size", args.batch_size),
-                                          ("--seed", args.seed), ("--data-dir", args.data_dir), ("--set", args.set))
-                 if value]
+                                          ("--batch-size", args.batch_size), ("--seed", args.seed),
+                                          ("--data-dir", args.data_dir)) if value]
         if given:
-            raise AeganError(f"--resume {args.resume} continues the run as it was configured: drop {', '.join(given)}")
-        print(resume(args.resume, progress=not args.quiet).path)
+            raise AeganError(f"--resume {args.resume} continues the run as it was configured: drop {', '.join(given)} "
+                             "(--epochs and --set training.learning_rate=... may change)")
+        overrides = dict(parse_override(text) for text in args.set)
+        print(resume(args.resume, epochs=args.epochs, overrides=overrides, progress=not args.quiet).path)
         return 0
     if not args.preset:
         raise AeganError("aegan train: give a PRESET (see `aegan presets`) or a TOML file, or --resume RUN")
@@ -200,7 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train a preset or a TOML config into a run folder")
     train.add_argument("preset", metavar="PRESET_OR_TOML", nargs="?")
-    train.add_argument("--resume", metavar="RUN", help="continue RUN from its newest complete checkpoint")
+    train.add_argument("--resume", metavar="RUN",
+                       help="continue RUN from its newest complete checkpoint (with --epochs for more epochs, "
+                       "--set training.learning_rate=... for a lower rate after a divergence)")
     train.add_argument("--epochs", type=_count("of epochs", 1))
     train.add_argument("--batch-size", type=_count("batch size", 1))
     train.add_argument("--seed", type=_count("seed", 0))

@@ -82,13 +82,14 @@ def run_epoch(step, images: Batches | torch.Tensor, batch_size: int, shuffle: to
 
 
 def diverged(epoch: int, step: int | None, what: str, value: float, learning_rate: float | None = None,
-             best: float | None = None) -> TrainingDiverged:
+             best: float | None = None, best_name: str = "its best") -> TrainingDiverged:
     """The one-line error of a diverged run."""
     where = f"epoch {epoch}" + (f", step {step}" if step else "")
-    cause = f"{what} is {value:g}" if best is None else f"{what} {value:.4g} rose past {value / best:.1f}x its best ({best:.4g})"
+    cause = f"{what} is {value:g}" if best is None else \
+        f"{what} {value:.4g} rose past {value / best:.1f}x {best_name} ({best:.4g})"
     rate = f" (now {learning_rate:g})" if learning_rate is not None else ""
     return TrainingDiverged(f"training diverged in {where}: {cause}; the run keeps its last good checkpoint. "
-                            f"Lower training.learning_rate{rate} and train again")
+                            f"Lower training.learning_rate{rate}")
 
 
 def train_autoencoder(model, config, train_images: Batches | torch.Tensor, valid_images: Batches | torch.Tensor,
@@ -110,10 +111,14 @@ def train_autoencoder(model, config, train_images: Batches | torch.Tensor, valid
     values_per_epoch = count * math.prod(train_images.sample_shape if isinstance(train_images, Batches)
                                          else train_images.shape[1:])
     steps_per_epoch = -(-count // training.batch_size)
-    checkpoints = Checkpoints(run_dir, model, optimizer, {"shuffle": shuffle}, training, steps_per_epoch, stop)
+    probe = next(iter(valid_images.in_order(64) if isinstance(valid_images, Batches) else [valid_images[:64]]))
+    checkpoints = Checkpoints(run_dir, model, optimizer, {"shuffle": shuffle}, training, steps_per_epoch, stop,
+                              health=lambda epoch, step: check_finite(epoch, probe_loss(model, probe), training, step))
     history = []
-    best = math.inf
+    best = min((record["loss"] for record in read_metrics(run_dir)), default=math.inf)  # a resumed run's best
     model.train()
+    if start_epoch == 0 and not position:
+        checkpoints.initial()
     for epoch in range(start_epoch + 1, training.num_epochs + 1):
         start_time = time.perf_counter()
         resumed = position if position and position["epoch"] == epoch else {}
@@ -148,11 +153,30 @@ def train_autoencoder(model, config, train_images: Batches | torch.Tensor, valid
     return history
 
 
-def check_finite(epoch: int, values: dict[str, float], training) -> None:
+@torch.no_grad()
+def probe_loss(model, probe: torch.Tensor) -> dict[str, float]:
+    """The loss on a fixed validation batch, in evaluation mode and without touching the random
+    generators (so a run that checks it stays bit-identical to one that does not)."""
+    device = probe.device
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        was_training = model.training
+        model.eval()
+        loss = model.loss_terms(probe)["loss"].item()
+        model.train(was_training)
+    return {"the loss on a validation batch": loss}
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    """The records of run_dir/metrics.jsonl (none when it does not exist)."""
+    path = Path(run_dir) / "metrics.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
+
+
+def check_finite(epoch: int, values: dict[str, float], training, step: int | None = None) -> None:
     """Stop before a non-finite loss reaches the metrics or a checkpoint (the last good one stays)."""
     for name, value in values.items():
         if not math.isfinite(value):
-            raise diverged(epoch, None, name, value, training.learning_rate)
+            raise diverged(epoch, step, name, value, training.learning_rate)
 
 
 def record_step(run_dir: Path, name: str) -> None:

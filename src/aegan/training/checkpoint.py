@@ -48,12 +48,15 @@ def _optimizer_tensors(prefix: str, optimizer) -> tuple[dict[str, torch.Tensor],
 def save_checkpoint(folder: Path, epoch: int, step: int, model, optimizer=None,
                     generators: dict[str, torch.Generator] | None = None,
                     metrics: dict | None = None, position: dict | None = None,
-                    position_tensors: dict[str, torch.Tensor] | None = None, keep: int = KEEP) -> Path:
+                    position_tensors: dict[str, torch.Tensor] | None = None, keep: int = KEEP,
+                    extra_tensors: dict[str, torch.Tensor] | None = None, extra_state: dict | None = None) -> Path:
     """Write a checkpoint: at an epoch's end (`epoch` epochs done) or, with `position`
     ({"epoch": the epoch in progress, "step": its steps done}) and `position_tensors` (what the
-    loop needs to go on: the epoch's permutation, its partial sums), in the middle of one."""
+    loop needs to go on: the epoch's permutation, its partial sums), in the middle of one.
+    `extra_tensors` and `extra_state` hold what else the loop carries (saved under `extra.`)."""
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {f"model.{k}": v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+    tensors.update({f"extra.{k}": v.detach().cpu().contiguous().clone() for k, v in (extra_tensors or {}).items()})
     checked = {**tensors, **{f"position.{k}": v for k, v in (position_tensors or {}).items()}}
     bad = [k for k, v in checked.items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if bad:  # no NaN ever reaches a checkpoint: the last good one stays the newest
@@ -61,8 +64,10 @@ def save_checkpoint(folder: Path, epoch: int, step: int, model, optimizer=None,
 
         where = f"epoch {position['epoch']}, step {position['step']}" if position else f"epoch {epoch}"
         raise TrainingDiverged(f"training diverged in {where}: {bad[0].split('.', 1)[1]} holds NaN or infinite values; the run "
-                               "keeps its last good checkpoint. Lower training.learning_rate and train again")
+                               "keeps its last good checkpoint. Lower training.learning_rate")
     state = {"format": FORMAT, "epoch": epoch, "step": step, "metrics": metrics or {}}
+    if extra_state:
+        state["extra"] = extra_state
     if position:
         state["position"] = position
         tensors.update({f"position.{k}": v.detach().cpu().contiguous().clone() for k, v in position_tensors.items()})
@@ -106,8 +111,9 @@ def load_checkpoint(folder: Path) -> tuple[dict[str, torch.Tensor], dict]:
 
 
 def restore(tensors: dict[str, torch.Tensor], state: dict, model, optimizer=None,
-            generators: dict[str, torch.Generator] | None = None) -> None:
-    """Load model weights, and optionally optimizer and generator states, from a checkpoint."""
+            generators: dict[str, torch.Generator] | None = None, learning_rate: float | None = None) -> None:
+    """Load model weights, and optionally optimizer and generator states, from a checkpoint;
+    `learning_rate` replaces the saved one (a run resumed with a lower rate after diverging)."""
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     for prefix, optimizer in _as_dict(optimizer).items():
         per_param: dict[int, dict] = {}
@@ -116,27 +122,50 @@ def restore(tensors: dict[str, torch.Tensor], state: dict, model, optimizer=None
                 _, index, name = key.split(".", 2)
                 per_param.setdefault(int(index), {})[name] = value
         optimizer.load_state_dict({"state": per_param, "param_groups": state[prefix]["param_groups"]})
+        if learning_rate is not None:
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate
     torch.set_rng_state(tensors["rng.torch"])
     for name, generator in (generators or {}).items():
         generator.set_state(tensors[f"rng.{name}"])
 
 
 class Checkpoints:
-    """When a training loop writes checkpoints: at every epoch's end, every
-    training.checkpoint_every_steps steps within an epoch, and at once when a stop is requested
-    (SIGINT or SIGTERM, see training/interrupt.py), after which it raises TrainingInterrupted."""
+    """When a training loop writes checkpoints: at the start of a run (epoch 0, the initial
+    weights), at every epoch's end, every training.checkpoint_every_steps steps within an epoch,
+    and at once when a stop is requested (SIGINT or SIGTERM, see training/interrupt.py), after
+    which it raises TrainingInterrupted.
+
+    Before each write, `health(epoch, step)` (when given) measures the model on a fixed probe,
+    for example the loss on a validation batch, and raises TrainingDiverged when it is not
+    finite or far off: weights that are finite but already blown up fail there, and the run
+    stops instead of writing them, so the newest checkpoint always samples and reconstructs. `extra()` gives tensors and JSON state the loop
+    keeps beside the model (a GAN's replay pool)."""
 
     def __init__(self, run_dir: Path, model, optimizers, generators: dict, training, steps_per_epoch: int,
-                 stop=None):
+                 stop=None, health=None, extra=None):
         self.folder = Path(run_dir) / "checkpoints"
         self.run_dir = Path(run_dir)
         self.model, self.optimizers, self.generators = model, optimizers, generators
         self.every, self.keep = training.checkpoint_every_steps, training.keep_checkpoints
+        self.learning_rate = training.learning_rate
         self.steps_per_epoch, self.stop = steps_per_epoch, stop
+        self.health, self.extra = health, extra
+
+    def _save(self, epoch: int, step: int, where: tuple[int, int | None], **kwargs) -> Path:
+        if self.health is not None:
+            self.health(*where)
+        tensors, state = self.extra() if self.extra is not None else ({}, {})
+        return save_checkpoint(self.folder, epoch, step, self.model, self.optimizers, self.generators,
+                               keep=self.keep, extra_tensors=tensors, extra_state=state, **kwargs)
+
+    def initial(self) -> Path:
+        """The untrained (or greedily pretrained) weights, as epoch 0: a run that diverges in its
+        first epoch still has a checkpoint to resume from with a lower learning rate."""
+        return self._save(0, 0, (1, None), metrics={})
 
     def epoch_end(self, epoch: int, metrics: dict) -> Path:
-        return save_checkpoint(self.folder, epoch, epoch * self.steps_per_epoch, self.model, self.optimizers,
-                               self.generators, metrics=metrics, keep=self.keep)
+        return self._save(epoch, epoch * self.steps_per_epoch, (epoch, None), metrics=metrics)
 
     def after_step(self, epoch: int, steps_done: int, position_tensors) -> None:
         """Called after each step of `epoch`; `position_tensors()` gives what resuming needs."""
@@ -145,9 +174,8 @@ class Checkpoints:
         if not (stopping or due):
             return
         if steps_done < self.steps_per_epoch:
-            save_checkpoint(self.folder, epoch - 1, (epoch - 1) * self.steps_per_epoch + steps_done, self.model,
-                            self.optimizers, self.generators, position={"epoch": epoch, "step": steps_done},
-                            position_tensors=position_tensors(), keep=self.keep)
+            self._save(epoch - 1, (epoch - 1) * self.steps_per_epoch + steps_done, (epoch, steps_done),
+                       position={"epoch": epoch, "step": steps_done}, position_tensors=position_tensors())
         if stopping:
             from aegan.errors import TrainingInterrupted
 

@@ -12,6 +12,7 @@ codings (samples/epoch-NNNN.png) and a checkpoint; at the end an animated sample
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 from typing import Callable
@@ -48,6 +49,51 @@ def epoch_metrics(step_logits: list[tuple[torch.Tensor, torch.Tensor]]) -> dict:
     return {"d_loss": 0.5 * (F.softplus(-real).mean() + F.softplus(fake).mean()).item(),
             "g_loss": F.softplus(-g_logits).mean().item(),
             "d_accuracy_real": (real > 0).double().mean().item(), "d_accuracy_fake": (fake < 0).double().mean().item()}
+
+
+@torch.no_grad()
+def probe_outputs(model, codings: torch.Tensor, labels: torch.Tensor | None) -> dict[str, float]:
+    """The generator's images of the fixed grid codings and the discriminator's logits on them, in
+    evaluation mode and without touching the random generators: NaN there means the weights
+    have blown up, finite or not."""
+    device = codings.device
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        was_training = model.training
+        model.eval()
+        images = model.generate(codings, labels)
+        logits = model.discriminate(images, labels)
+        model.train(was_training)
+    return {"the generator's output": images.abs().max().item(), "the discriminator's logits": logits.abs().max().item()}
+
+
+GUESSING_LOSS = math.log(2)  # the loss of a discriminator that says 0.5 to everything
+
+
+def check_losses(step_logits: list, training, epoch: int, step: int | None) -> None:
+    """Stop a diverged GAN: a non-finite loss, or a discriminator loss past
+    training.divergence_factor times a guessing discriminator's (it is confidently wrong)."""
+    from aegan.training.autoencoder import check_finite, diverged
+
+    if not step_logits:
+        return
+    losses = epoch_metrics(step_logits)
+    check_finite(epoch, {"the discriminator's loss": losses["d_loss"], "the generator's loss": losses["g_loss"]},
+                 training, step)
+    if training.divergence_factor and losses["d_loss"] > training.divergence_factor * GUESSING_LOSS:
+        raise diverged(epoch, step, "the discriminator's loss", losses["d_loss"], training.learning_rate,
+                       GUESSING_LOSS, "a guessing discriminator's")
+
+
+def check_health(model, codings, labels, step_logits: list, training, epoch: int, step: int | None) -> None:
+    """Before a checkpoint: the recent steps' losses (see check_losses) and the model's outputs on
+    the fixed grid codings must be sound."""
+    from aegan.training.autoencoder import check_finite
+
+    check_losses(step_logits[-CHECK_LAST:], training, epoch, step)
+    check_finite(epoch, probe_outputs(model, codings, labels), training, step)
+
+
+CHECK_LAST = 10  # steps whose losses a checkpoint's health check looks at
 
 
 def make_gan_step(model, optimizer_d, optimizer_g, replay: ReplayPool, networks=None):
@@ -108,10 +154,11 @@ def gan_optimizers(model, training) -> dict:
 def train_gan(model, config, images: Batches, run_dir: Path, shuffle: torch.Generator,
               progress: bool = True, log: Callable[[str], None] = print, start_epoch: int = 0,
               optimizers: dict | None = None, replay_generator: torch.Generator | None = None,
-              position: dict | None = None, stop=None) -> list[dict]:
+              position: dict | None = None, stop=None, replay_state: tuple | None = None) -> list[dict]:
     """Train from `start_epoch` to config.training.num_epochs on `images` (with their labels for a
-    conditional GAN); `optimizers` and `replay_generator` carry a resumed run's state."""
-    from aegan.training.autoencoder import CHECK_EVERY, check_finite, diverged, record_step
+    conditional GAN); `optimizers`, `replay_generator` and `replay_state` (ReplayPool.state() as
+    a checkpoint holds it) carry a resumed run's state."""
+    from aegan.training.autoencoder import CHECK_EVERY, record_step
 
     training = config.training
     optimizers = optimizers or gan_optimizers(model, training)
@@ -131,12 +178,19 @@ def train_gan(model, config, images: Batches, run_dir: Path, shuffle: torch.Gene
         (run_dir / "samples").mkdir(exist_ok=True)
     batch_size = training.batch_size
     steps_per_epoch = len(images) // batch_size  # whole batches only, as the seed's dataset does
+    if replay_state:
+        replay.load_state(*replay_state)
     checkpoints = Checkpoints(run_dir, model, optimizers, {"shuffle": shuffle, "replay": replay_generator}, training,
-                              steps_per_epoch, stop)
+                              steps_per_epoch, stop, extra=replay.state,
+                              health=lambda epoch, step: check_health(model, grid_codings, grid_labels, step_logits,
+                                                                      training, epoch, step))
     history = []
     grids = [run_dir / "samples" / f"epoch-{epoch:04d}.png" for epoch in range(1, start_epoch + 1)]
     grids = [path for path in grids if path.is_file()]
     model.train()
+    step_logits = []
+    if start_epoch == 0 and not position:
+        checkpoints.initial()
     for epoch in range(start_epoch + 1, training.num_epochs + 1):
         start = time.perf_counter()
         resumed = position if position and position["epoch"] == epoch else {}
@@ -153,15 +207,14 @@ def train_gan(model, config, images: Batches, run_dir: Path, shuffle: torch.Gene
             for index, (real, labels) in enumerate(images.epoch(permutation, batch_size, steps_per_epoch, first),
                                                    start=first):
                 step_logits.append(step(model.to_training_range(real), labels if conditional else None))
-                if (index + 1) % CHECK_EVERY == 0 and not all(torch.isfinite(t).all() for t in step_logits[-1]):
-                    raise diverged(epoch, index + 1, "the discriminator's logits", float("nan"),
-                                   training.learning_rate)
+                if (index + 1) % CHECK_EVERY == 0:
+                    check_losses(step_logits[-CHECK_EVERY:], training, epoch, index + 1)
                 bar.update()
                 checkpoints.after_step(epoch, index + 1, position_tensors)
         record = {"epoch": epoch, **epoch_metrics(step_logits), "replayed_batches": replay.replayed,
                   "seconds": round(time.perf_counter() - start, 4)}
         seconds = record["seconds"]
-        check_finite(epoch, {key: record[key] for key in ("d_loss", "g_loss")}, training)
+        check_losses(step_logits, training, epoch, None)
         with open(run_dir / "metrics.jsonl", "a") as handle:
             handle.write(json.dumps(record, allow_nan=False) + "\n")
         if draws_images:

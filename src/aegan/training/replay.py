@@ -34,3 +34,19 @@ class ReplayPool:
         self.pool[index] = fresh
         self.replayed += 1
         return old
+
+    def state(self) -> tuple[dict[str, torch.Tensor], dict]:
+        """(tensors, JSON state) for a checkpoint: the pooled fakes (and labels), the count served."""
+        tensors = {}
+        if self.pool:
+            tensors["replay.fakes"] = torch.stack([fakes for fakes, _ in self.pool])
+            if self.pool[0][1] is not None:
+                tensors["replay.labels"] = torch.stack([labels for _, labels in self.pool])
+        return tensors, {"replayed": self.replayed}
+
+    def load_state(self, tensors: dict[str, torch.Tensor], state: dict, device: torch.device | str = "cpu") -> None:
+        """Put back what state() saved (the checkpoint's `extra.` tensors, names without the prefix)."""
+        fakes, labels = tensors.get("replay.fakes"), tensors.get("replay.labels")
+        self.pool = [] if fakes is None else [
+            (fakes[i].to(device), None if labels is None else labels[i].to(device)) for i in range(len(fakes))]
+        self.replayed = int(state.get("replayed", 0))
