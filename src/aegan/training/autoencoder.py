@@ -86,7 +86,7 @@ def diverged(epoch: int, step: int | None, what: str, value: float, learning_rat
     """The one-line error of a diverged run."""
     where = f"epoch {epoch}" + (f", step {step}" if step else "")
     cause = f"{what} is {value:g}" if best is None else \
-        f"{what} {value:.4g} rose past {value / best:.1f}x {best_name} ({best:.4g})"
+        f"{what} {value:.4g} rose past {value / best:.3g}x {best_name} ({best:.4g})"
     rate = f" (now {learning_rate:g})" if learning_rate is not None else ""
     return TrainingDiverged(f"training diverged in {where}: {cause}; the run keeps its last good checkpoint. "
                             f"Lower training.learning_rate{rate}")
