@@ -79,6 +79,16 @@ class MinibatchDiscrimination(nn.Module):
         return torch.cat([features, self.closeness(features)], dim=1)
 
 
+class MinibatchStdDev(nn.Module):
+    """Karras et al. (2018): one more feature, the standard deviation of each feature over the
+    batch, averaged; a batch of near-copies has a small one, which the discriminator can learn
+    to reject. The same value is appended to every sample of the batch."""
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        spread = features.std(dim=0, unbiased=False).mean() if len(features) > 1 else features.new_zeros(())
+        return torch.cat([features, spread.expand(len(features), 1)], dim=1)
+
+
 def halved(side: int) -> int:
     """The output size of a stride-2 convolution that pads by half its kernel (3x3 with padding 1,
     5x5 with padding 2): ceil(side / 2), so 28 -> 14 -> 7 and 7 -> 4."""

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
 
 from aegan.errors import AeganError
-from aegan.layers import MinibatchDiscrimination, doubling_output_padding, halved
+from aegan.layers import MinibatchDiscrimination, MinibatchStdDev, doubling_output_padding, halved
 from aegan.models.autoencoders import (
     check_input_shape,
     data_input_shape,
@@ -43,6 +44,9 @@ class GANConfig:
     num_classes: int = 0  # resolved from the data when conditional (> 0: a conditional GAN)
     minibatch_kernels: int = 0  # > 0: minibatch discrimination before the discriminator's last layer
     minibatch_kernel_dims: int = 5
+    minibatch_std: bool = False  # the batch's feature standard deviation as one more feature (ProGAN)
+    spectral_norm: bool = False  # every discriminator layer's largest singular value held at 1 (SNGAN)
+    pack: int = 1  # PacGAN: the discriminator judges this many samples at once, concatenated
     # auto: sigmoid on data in [0, 1], linear otherwise; or sigmoid, tanh (data mapped to [-1, 1]), linear
     output_activation: str = "auto"
 
@@ -73,6 +77,9 @@ class DCGANConfig:
     num_classes: int = 0
     minibatch_kernels: int = 0
     minibatch_kernel_dims: int = 5
+    minibatch_std: bool = False  # the batch's feature standard deviation as one more feature (ProGAN)
+    spectral_norm: bool = False  # every discriminator layer's largest singular value held at 1 (SNGAN)
+    pack: int = 1  # PacGAN: the discriminator judges this many samples at once, concatenated
     # auto: tanh on data in [0, 1] (trained on the data mapped to [-1, 1]), linear otherwise
     output_activation: str = "auto"
 
@@ -101,6 +108,8 @@ def _check_gan_config(config) -> None:
         raise AeganError(f"model.coding_size={config.coding_size}: expected a positive whole number")
     if config.num_classes < 0 or config.minibatch_kernels < 0 or config.minibatch_kernel_dims <= 0:
         raise AeganError("model.num_classes and model.minibatch_kernels: expected 0 (off) or more")
+    if isinstance(config.pack, bool) or not isinstance(config.pack, int) or config.pack < 1:
+        raise AeganError(f"model.pack={config.pack!r}: expected a whole number >= 1 (1: no packing, 2: PacGAN2)")
     if config.output_activation not in OUTPUT_ACTIVATIONS:
         raise AeganError(f"model.output_activation={config.output_activation!r}: expected one of "
                          f"{', '.join(repr(c) for c in OUTPUT_ACTIVATIONS)}")
@@ -135,19 +144,27 @@ def _gan_for_data(config, spec, unit_activation: str):
 
 
 class _Discriminator(nn.Module):
-    """features (a network) -> [minibatch discrimination] -> Dense 1 (a logit)."""
+    """features (a network) -> [minibatch discrimination] -> [minibatch std] -> Dense 1 (a logit);
+    with `spectral_norm`, every layer with weights is spectrally normalised."""
 
     def __init__(self, features: nn.Module, num_features: int, config):
         super().__init__()
         self.features = features
         self.minibatch = (MinibatchDiscrimination(num_features, config.minibatch_kernels, config.minibatch_kernel_dims)
                           if config.minibatch_kernels else None)
-        self.output = glorot_uniform_(nn.Linear(num_features + config.minibatch_kernels, 1))
+        self.minibatch_std = MinibatchStdDev() if config.minibatch_std else None
+        self.output = glorot_uniform_(nn.Linear(num_features + config.minibatch_kernels + config.minibatch_std, 1))
+        if config.spectral_norm:
+            for module in list(self.modules()):
+                if isinstance(module, (nn.Linear, nn.Conv2d)):
+                    spectral_norm(module)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.features(x)
         if self.minibatch is not None:
             h = self.minibatch(h)
+        if self.minibatch_std is not None:
+            h = self.minibatch_std(h)
         return self.output(h).squeeze(1)
 
 
@@ -171,7 +188,7 @@ class GAN(nn.Module):
                 layers += [glorot_uniform_(nn.Linear(size_in, size_out)), nn.SELU()]
             layers.append(glorot_uniform_(nn.Linear(g_sizes[-1], pixels)))
             self.generator = nn.Sequential(*layers)  # logits; the output activation in generate()
-            d_sizes = [pixels + classes, *config.discriminator_sizes]
+            d_sizes = [(pixels + classes) * config.pack, *config.discriminator_sizes]
             features = []
             for size_in, size_out in zip(d_sizes[:-1], d_sizes[1:]):
                 features += [glorot_uniform_(nn.Linear(size_in, size_out)), nn.SELU()]
@@ -193,7 +210,7 @@ class GAN(nn.Module):
             )
             d1, d2 = config.discriminator_channels
             features = nn.Sequential(  # strided convolutions, leaky ReLU, no BN on the input layer
-                nn.Conv2d(channels + classes, d1, 5, stride=2, padding=2), nn.LeakyReLU(0.2),
+                nn.Conv2d((channels + classes) * config.pack, d1, 5, stride=2, padding=2), nn.LeakyReLU(0.2),
                 nn.Dropout(config.dropout),
                 nn.Conv2d(d1, d2, 5, stride=2, padding=2), nn.BatchNorm2d(d2), nn.LeakyReLU(0.2),
                 nn.Dropout(config.dropout), nn.Flatten(),
@@ -228,7 +245,8 @@ class GAN(nn.Module):
         return out.reshape(len(codings), *self.config.input_shape)
 
     def discriminate(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """One logit per sample (samples in the training range)."""
+        """One logit per sample (samples in the training range); with model.pack = k, one logit per
+        k consecutive samples, judged together (a remainder of fewer than k is left out)."""
         if self.config.kind == "gan":
             x = images.reshape(len(images), -1)
             if self.config.num_classes:
@@ -238,6 +256,10 @@ class GAN(nn.Module):
             if self.config.num_classes:
                 planes = self._one_hot(labels)[:, :, None, None].expand(-1, -1, *x.shape[2:])
                 x = torch.cat([x, planes], dim=1)
+        pack = self.config.pack
+        if pack > 1:  # k samples side by side along the features (dense) or the channels (DCGAN)
+            groups = len(x) // pack
+            x = x[:groups * pack].reshape(groups, pack * x.shape[1], *x.shape[2:])
         return self.discriminator(x)
 
     def to_training_range(self, images: torch.Tensor) -> torch.Tensor:

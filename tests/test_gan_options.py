@@ -1,0 +1,151 @@
+"""Each GAN option acts as its paper says: losses, penalties, spectral norm, packing, minibatch
+standard deviation, the generator's moving average and differentiable augmentation."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from aegan.layers import MinibatchStdDev
+from aegan.models.gan import GAN, DCGANConfig, GANConfig
+from aegan.training.augment import cutout, diff_augment, translate
+from aegan.training.ema import averaged_state, generator_average
+from aegan.training.gan_losses import (GAN_LOSSES, discriminator_loss, generator_loss, gradient_penalty,
+                                       r1_penalty)
+
+
+def test_losses_at_known_logits():
+    real, fake = torch.tensor([2.0, 3.0]), torch.tensor([-2.0, -1.0])
+    assert discriminator_loss("hinge", real, fake).item() == 0.0  # both past their margins
+    assert discriminator_loss("hinge", torch.zeros(2), torch.zeros(2)).item() == 2.0
+    assert discriminator_loss("least_squares", torch.ones(2), torch.zeros(2)).item() == 0.0
+    assert generator_loss("least_squares", torch.zeros(2)).item() == 0.5
+    assert discriminator_loss("wasserstein", real, fake).item() == pytest.approx(-4.0)
+    assert generator_loss("wasserstein", fake).item() == pytest.approx(1.5)
+    assert discriminator_loss("bce", torch.zeros(2), torch.zeros(2)).item() == pytest.approx(math.log(2))
+    for kind in GAN_LOSSES:
+        assert torch.isfinite(discriminator_loss(kind, real, fake)) and torch.isfinite(generator_loss(kind, fake))
+    with pytest.raises(ValueError, match="expected one of"):
+        generator_loss("nope", fake)
+
+
+def test_minimax_saturates_where_the_books_bce_does_not():
+    """When D rejects the fakes with confidence (logit -8), the minimax loss gives G almost no
+    gradient; the chapter's BCE with fakes labelled 1 (non-saturating) gives it nearly 1."""
+    gradients = {}
+    for kind in ("bce", "minimax"):
+        logits = torch.full((4,), -8.0, requires_grad=True)
+        generator_loss(kind, logits).backward()
+        gradients[kind] = logits.grad.abs().sum().item()
+    assert gradients["bce"] > 0.99 and gradients["minimax"] < 1e-3
+
+
+def test_the_gradient_penalty_pulls_the_critics_gradient_norm_to_one():
+    torch.manual_seed(0)
+    critic = nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 1))
+    with torch.no_grad():
+        critic[0].weight.mul_(6)
+    discriminate = lambda x, labels: critic(x).squeeze(1)  # noqa: E731
+    reals, fakes = torch.randn(256, 2) + 2, torch.randn(256, 2) - 2
+
+    def norm_gap():
+        x = (reals + torch.rand(256, 1) * (fakes - reals)).requires_grad_(True)
+        (grad,) = torch.autograd.grad(discriminate(x, None).sum(), x)
+        return (grad.norm(dim=1) - 1).abs().mean().item()
+
+    before = norm_gap()
+    optimizer = torch.optim.Adam(critic.parameters(), lr=1e-2)
+    for _ in range(200):
+        optimizer.zero_grad()
+        gradient_penalty(discriminate, reals, fakes).backward()
+        optimizer.step()
+    assert norm_gap() < 0.2 * before
+
+
+def test_r1_is_half_the_squared_input_gradient_on_reals():
+    linear = nn.Linear(5, 1)
+    expected = 0.5 * linear.weight.square().sum().item()
+    assert r1_penalty(lambda x, labels: linear(x).squeeze(1), torch.randn(8, 5)).item() == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("config", [GANConfig(input_shape=(1, 8, 8), output_activation="sigmoid", spectral_norm=True),
+                                    DCGANConfig(input_shape=(1, 8, 8), output_activation="tanh", spectral_norm=True)])
+def test_spectral_norm_holds_every_discriminator_layers_largest_singular_value_at_one(config):
+    torch.manual_seed(0)
+    gan = GAN(config)
+    for _ in range(30):  # each training-mode forward runs one power iteration
+        gan.discriminate(torch.rand(4, 1, 8, 8))
+    layers = [m for m in gan.discriminator.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+    assert len(layers) >= 3
+    for layer in layers:
+        assert hasattr(layer, "parametrizations")
+        sigma = torch.linalg.matrix_norm(layer.weight.detach().flatten(1), ord=2).item()
+        assert sigma == pytest.approx(1.0, abs=0.02)
+    plain = GAN(dataclass_replace(config, spectral_norm=False))
+    assert not any(hasattr(m, "parametrizations") for m in plain.discriminator.modules())
+
+
+def dataclass_replace(config, **changes):
+    import dataclasses
+
+    return dataclasses.replace(config, **changes)
+
+
+@pytest.mark.parametrize("kind", ["gan", "dcgan"])
+def test_packing_widens_the_discriminators_input_and_judges_groups(kind):
+    shape = (1, 8, 8)
+    config = GANConfig(input_shape=shape, output_activation="sigmoid") if kind == "gan" else \
+        DCGANConfig(input_shape=shape, output_activation="tanh")
+    first = lambda gan: next(m for m in gan.discriminator.modules() if isinstance(m, (nn.Linear, nn.Conv2d)))  # noqa
+    single, packed = GAN(config), GAN(dataclass_replace(config, pack=2))
+    width = (lambda m: m.in_features) if kind == "gan" else (lambda m: m.in_channels)
+    assert width(first(packed)) == 2 * width(first(single))
+    assert packed.discriminate(torch.rand(6, *shape)).shape == (3,)
+    assert single.discriminate(torch.rand(6, *shape)).shape == (6,)
+
+
+def test_minibatch_std_is_zero_for_copies_and_grows_with_spread():
+    layer = MinibatchStdDev()
+    copies = torch.ones(5, 3)
+    assert layer(copies).shape == (5, 4) and layer(copies)[:, -1].abs().max() == 0
+    spread = layer(torch.randn(5, 3) * 10)[:, -1]
+    assert (spread > 1).all() and (spread == spread[0]).all()
+    gan = GAN(GANConfig(input_shape=(1, 8, 8), output_activation="sigmoid", minibatch_std=True))
+    assert gan.discriminator.output.in_features == gan.config.discriminator_sizes[-1] + 1
+
+
+def test_the_generators_average_lags_the_live_weights():
+    torch.manual_seed(0)
+    generator = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    start = {k: v.clone() for k, v in generator.state_dict().items()}
+    average = generator_average(generator, decay=0.9)
+    optimizer = torch.optim.SGD(generator.parameters(), lr=0.1)
+    for _ in range(10):
+        optimizer.zero_grad()
+        generator(torch.randn(8, 3)).square().mean().backward()
+        optimizer.step()
+        average.update_parameters(generator)
+    averaged, live = averaged_state(average), generator.state_dict()
+    assert set(averaged) == set(live)
+    moved_live = (live["0.weight"] - start["0.weight"]).norm()
+    moved_average = (averaged["0.weight"] - start["0.weight"]).norm()
+    assert 0 < moved_average < moved_live  # it differs from the live weights and trails them
+    assert not torch.equal(averaged["1.running_mean"], live["1.running_mean"])  # buffers averaged too
+
+
+def test_diff_augment_translates_cuts_out_and_lets_gradients_through():
+    torch.manual_seed(0)
+    images = torch.rand(16, 2, 8, 8) + 1  # no zeros of their own
+    shifted = translate(images)
+    assert shifted.shape == images.shape
+    zero_rows = (shifted == 0).all(dim=(1, 3)).sum().item() + (shifted == 0).all(dim=(1, 2)).sum().item()
+    assert 0 < zero_rows  # some images moved, leaving zero borders
+    assert torch.isin(shifted[shifted != 0], images).all()  # pixels are moved, not changed
+    holed = cutout(images)
+    assert ((holed == 0).sum(dim=(2, 3)) == 16).all()  # a 4x4 square per image and channel
+    images.requires_grad_(True)
+    diff_augment(images, ("translation", "cutout")).sum().backward()
+    assert images.grad.sum() > 0
+    with pytest.raises(ValueError, match="expected one of"):
+        diff_augment(images, ("flip",))
