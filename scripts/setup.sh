@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up a fresh machine: a virtual environment in .venv with aegan and its test tools,
-# the CPU build of PyTorch where there is no CUDA GPU, and Fashion-MNIST from Debian's
-# package `dataset-fashion-mnist` where apt is available.
+# the CPU build of PyTorch where there is no CUDA GPU, and, where apt is available,
+# Fashion-MNIST from Debian's package `dataset-fashion-mnist` and Chromium (package `chromium`,
+# which the report test drives headless). Each is installed only when it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -25,13 +26,22 @@ fi
     | grep -v "is ignored: it is neither a file nor a directory" || true
 .venv/bin/python -c 'import aegan, torch; print(f"setup: aegan {aegan.__version__} with torch {torch.__version__}")'
 
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+apt_updated=""
+apt_install() {  # apt_install PACKAGE: quietly, refreshing the package lists once
+    if [ -z "$apt_updated" ]; then
+        $sudo apt-get update -qq || return 1
+        apt_updated=1
+    fi
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$1" >/dev/null
+}
+
 if .venv/bin/aegan data >/dev/null 2>&1; then
     .venv/bin/aegan data | sed -n 1p
 elif command -v apt-get >/dev/null 2>&1; then
-    sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
     echo "setup: installing Fashion-MNIST (Debian package dataset-fashion-mnist)"
-    if $sudo apt-get update -qq && $sudo apt-get install -y -qq dataset-fashion-mnist >/dev/null; then
+    if apt_install dataset-fashion-mnist; then
         .venv/bin/aegan data | sed -n 1p
     else
         echo "setup: could not install dataset-fashion-mnist with apt-get; see 'Data' in README.md" >&2
@@ -40,4 +50,16 @@ else
     echo "setup: Fashion-MNIST not found and apt-get is not available." >&2
     echo "  Put the four files {train,t10k}-{images-idx3,labels-idx1}-ubyte.gz from the official" >&2
     echo "  Fashion-MNIST repository into a folder and set AEGAN_DATA_DIR to it (see README.md)." >&2
+fi
+
+if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then
+    :
+elif command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing Chromium (Debian package chromium, for the report test)"
+    if ! apt_install chromium; then
+        echo "setup: could not install chromium with apt-get; tests/test_report.py needs it (apt-get install chromium)" >&2
+    fi
+else
+    echo "setup: Chromium not found and apt-get is not available: tests/test_report.py needs a headless" >&2
+    echo "  chromium (or chromium-browser) on PATH; it skips without one, and fails where CI is set." >&2
 fi

@@ -183,6 +183,24 @@ def _cmd_score(args) -> int:
     return 0
 
 
+def _cmd_report(args) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")  # the command draws into files only
+    from aegan.report import write_report
+
+    print(write_report(args.runs, args.out))
+    return 0
+
+
+def _cmd_export(args) -> int:
+    from aegan.export import export_onnx
+
+    for path in export_onnx(args.run, args.out).values():
+        print(path)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="aegan", description="Autoencoders and GANs: train, encode, reconstruct, sample, interpolate.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -273,6 +291,19 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--contamination", type=float, default=0.05,
                        help="fraction of samples flagged as outliers (default 0.05)")
     score.set_defaults(handler=_cmd_score)
+
+    report = commands.add_parser("report", help="one self-contained HTML page of one run, or of several side by side")
+    report.add_argument("runs", metavar="RUN", nargs="+")
+    report.add_argument("--out", metavar="FILE",
+                        help="HTML file (default RUN/report.html for one run, ./report.html for several)")
+    report.set_defaults(handler=_cmd_report)
+
+    export = commands.add_parser("export", help="write the run's encoder and decoder as ONNX files (onnxruntime)")
+    export.add_argument("run", metavar="RUN")
+    export.add_argument("--onnx", action="store_true", required=True,
+                        help="ONNX files, with an export.json that describes their inputs, outputs and scaling")
+    export.add_argument("--out", metavar="FOLDER", help="output folder (default RUN/onnx)")
+    export.set_defaults(handler=_cmd_export)
     return parser
 
 

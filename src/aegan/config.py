@@ -116,6 +116,10 @@ class TrainingConfig:
     # GANs: experience replay of earlier fakes for the discriminator (0 batches: off)
     replay_pool_batches: int = 0
     replay_probability: float = 0.5
+    # Also write TensorBoard event files under RUN/tensorboard/: each epoch's metrics, image grids
+    # (reconstructions or samples) and histograms (codings, or a GAN discriminator's logits), and the
+    # embedding projector at the end. Same weights as without; needs pip install 'aegan[tensorboard]'.
+    tensorboard: bool = False
 
     def __post_init__(self):
         _check_positive("training.num_epochs", self.num_epochs)
@@ -139,6 +143,8 @@ class TrainingConfig:
         if len(self.pretrain_epochs) != len(self.pretrain_learning_rates):
             raise AeganError("training.pretrain_epochs and training.pretrain_learning_rates: expected one "
                              f"of each per stage, got {len(self.pretrain_epochs)} and {len(self.pretrain_learning_rates)}")
+        if not isinstance(self.tensorboard, bool):
+            raise AeganError(f"training.tensorboard={self.tensorboard!r}: expected true or false")
 
 
 @dataclass(frozen=True)

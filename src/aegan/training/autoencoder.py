@@ -116,6 +116,11 @@ def train_autoencoder(model, config, train_images: Batches | torch.Tensor, valid
                               health=lambda epoch, step: check_finite(epoch, probe_loss(model, probe), training, step))
     history = []
     best = min((record["loss"] for record in read_metrics(run_dir)), default=math.inf)  # a resumed run's best
+    board = None
+    if training.tensorboard:  # imported only when asked for: it needs the tensorboard package
+        from aegan.training.tensorboard import TensorBoardLog
+
+        board = TensorBoardLog(run_dir, model, valid_images, start_epoch)
     model.train()
     if start_epoch == 0 and not position:
         checkpoints.initial()
@@ -145,11 +150,16 @@ def train_autoencoder(model, config, train_images: Batches | torch.Tensor, valid
         record["seconds"] = round(seconds, 4)
         with open(run_dir / "metrics.jsonl", "a") as handle:
             handle.write(json.dumps(record, allow_nan=False) + "\n")
+        if board is not None:
+            board.epoch(epoch, record)
         checkpoints.epoch_end(epoch, record)
         history.append(record)
         accuracy = f"  val_rounded_accuracy {record['val_rounded_accuracy']:.4f}" if rounded else ""
         log(f"epoch {epoch}/{training.num_epochs}  loss {record['loss']:.4f}  "
             f"val_loss {record['val_loss']:.4f}{accuracy}  {seconds:.2f} s")
+    if board is not None:
+        board.finish(training.num_epochs)
+        board.close()
     return history
 
 

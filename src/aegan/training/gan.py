@@ -173,6 +173,11 @@ def train_gan(model, config, images: Batches, run_dir: Path, shuffle: torch.Gene
     grid_codings, grid_labels, grid_shape = fixed_codings(model, training.seed)
     grid_codings = grid_codings.to(device)
     grid_labels = None if grid_labels is None else grid_labels.to(device)
+    board = None
+    if training.tensorboard:  # imported only when asked for: it needs the tensorboard package
+        from aegan.training.tensorboard import TensorBoardLog
+
+        board = TensorBoardLog(run_dir, model, images, start_epoch, grid_codings, grid_labels, grid_shape)
     draws_images = len(model.config.input_shape) == 3
     if draws_images:
         (run_dir / "samples").mkdir(exist_ok=True)
@@ -217,6 +222,8 @@ def train_gan(model, config, images: Batches, run_dir: Path, shuffle: torch.Gene
         check_losses(step_logits, training, epoch, None)
         with open(run_dir / "metrics.jsonl", "a") as handle:
             handle.write(json.dumps(record, allow_nan=False) + "\n")
+        if board is not None:
+            board.epoch(epoch, record)
         if draws_images:
             model.eval()
             with torch.no_grad():
@@ -231,4 +238,7 @@ def train_gan(model, config, images: Batches, run_dir: Path, shuffle: torch.Gene
             f"D accuracy real {record['d_accuracy_real']:.3f} fake {record['d_accuracy_fake']:.3f}  {seconds:.2f} s")
     if grids:
         save_gif(grids, run_dir / "samples" / "progress.gif")
+    if board is not None:
+        board.finish(training.num_epochs)
+        board.close()
     return history
