@@ -1,17 +1,25 @@
-"""Figures, drawn with matplotlib's Agg backend and saved atomically as PNG."""
+"""Figures saved atomically as PNG.
+
+They are matplotlib `Figure` objects made without pyplot, so drawing them never picks or
+changes the matplotlib backend (a notebook keeps its own) and never opens a window.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from aegan.files import atomic_savefig
 
-from aegan.files import atomic_savefig  # noqa: E402
+
+def subplots(rows: int = 1, columns: int = 1, **options):
+    """(figure, axes) like pyplot.subplots, for a figure that only gets saved."""
+    figure = Figure(figsize=options.pop("figsize", None))
+    return figure, figure.subplots(rows, columns, **options)
 
 
 def save_and_close(figure, path: str | os.PathLike) -> Path:
@@ -19,7 +27,7 @@ def save_and_close(figure, path: str | os.PathLike) -> Path:
     try:
         return atomic_savefig(figure, path)
     finally:
-        plt.close(figure)
+        figure.clear()
 
 
 def _show_image(axis, image: np.ndarray) -> None:
@@ -39,7 +47,7 @@ def plot_reconstructions(rows: dict[str, np.ndarray], path: str | os.PathLike) -
     """The seed's figure: one row of images per entry (originals, then reconstructions); each
     entry holds (N, H, W) or (N, C, H, W) images in [0, 1]."""
     n = len(next(iter(rows.values())))
-    figure, axes = plt.subplots(len(rows), n, figsize=(n * 1.5, 1.6 * len(rows)), squeeze=False)
+    figure, axes = subplots(len(rows), n, figsize=(n * 1.5, 1.6 * len(rows)), squeeze=False)
     for row, (label, images) in enumerate(rows.items()):
         for column in range(n):
             _show_image(axes[row, column], images[column])
@@ -56,8 +64,8 @@ def plot_series_reconstructions(rows: dict[str, np.ndarray], path: str | os.Path
     first = np.asarray(rows[names[0]])
     n = min(len(first), max_panels)
     columns = min(n, 4)
-    figure, axes = plt.subplots(-(-n // columns), columns, figsize=(columns * 4.2, -(-n // columns) * 3.2),
-                                squeeze=False)
+    figure, axes = subplots(-(-n // columns), columns, figsize=(columns * 4.2, -(-n // columns) * 3.2),
+                            squeeze=False)
     styles = ["-", "--", ":", "-."]
     for panel, axis in enumerate(axes.flat):
         if panel >= n:
@@ -101,19 +109,19 @@ def _label_series_axes(axis, sample: np.ndarray, feature_names) -> None:
 def class_colours(num_classes: int) -> list:
     """A colour per class: tab10 up to 10 classes, tab20 up to 20, a continuous map beyond."""
     if num_classes <= 10:
-        return [plt.get_cmap("tab10")(index) for index in range(num_classes)]
+        return [colormaps["tab10"](index) for index in range(num_classes)]
     if num_classes <= 20:
-        return [plt.get_cmap("tab20")(index) for index in range(num_classes)]
-    return [plt.get_cmap("turbo")(index / (num_classes - 1)) for index in range(num_classes)]
+        return [colormaps["tab20"](index) for index in range(num_classes)]
+    return [colormaps["turbo"](index / (num_classes - 1)) for index in range(num_classes)]
 
 
 def plot_codings_2d(points: np.ndarray, labels: np.ndarray, class_names, path: str | os.PathLike,
                     title: str = "") -> Path:
     """A 2-D scatter of codings, coloured by class, with a legend of class names (the data's,
     else the class numbers; a legend in columns beyond 20 classes)."""
-    figure, axis = plt.subplots(figsize=(8, 7))
+    figure, axis = subplots(figsize=(8, 7))
     if labels is None:
-        axis.scatter(points[:, 0], points[:, 1], s=12, color=plt.get_cmap("tab10")(0))
+        axis.scatter(points[:, 0], points[:, 1], s=12, color=colormaps["tab10"](0))
     else:
         labels = np.asarray(labels)
         names = list(class_names) or [str(index) for index in range(int(labels.max(initial=-1)) + 1)]
@@ -153,7 +161,7 @@ def plot_image_grid(images: np.ndarray, path: str | os.PathLike, title: str = ""
     in gray, three in colour (a three-column gray grid: give it as (rows, 3, 1, H, W))."""
     grid = _as_grid(images)
     rows, columns = grid.shape[:2]
-    figure, axes = plt.subplots(rows, columns, figsize=(columns * 1.1, rows * 1.1 + 0.4), squeeze=False)
+    figure, axes = subplots(rows, columns, figsize=(columns * 1.1, rows * 1.1 + 0.4), squeeze=False)
     for r in range(rows):
         for c in range(columns):
             _show_image(axes[r, c], grid[r, c])

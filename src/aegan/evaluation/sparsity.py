@@ -20,9 +20,9 @@ def sparsity_report(codings: np.ndarray) -> dict[str, float]:
 
 def plot_activation_histograms(codings: np.ndarray, path, title: str = ""):
     """Histograms of all activations and of each unit's mean activation (the book's figure)."""
-    from aegan.plots import plt, save_and_close
+    from aegan.plots import save_and_close, subplots
 
-    figure, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+    figure, axes = subplots(1, 2, figsize=(10, 3.5))
     axes[0].hist(codings.ravel(), bins=50, range=(0, 1), color="tab:blue")
     axes[0].set_xlabel("activation")
     axes[0].set_ylabel("count")
