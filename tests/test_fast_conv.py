@@ -18,7 +18,8 @@ from aegan.training import fast_conv
 from aegan.training.autoencoder import train_autoencoder
 from aegan.training.checkpoint import load_checkpoint, restore
 from aegan.training.fast_steps import select_autoencoder_step
-from aegan.training.gan import make_gan_step, train_gan
+from aegan.training.gan import train_gan
+from aegan.training.gan_step import make_gan_step
 from aegan.training.optimizers import build_optimizer
 from aegan.training.replay import ReplayPool
 

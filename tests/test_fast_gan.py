@@ -5,7 +5,7 @@ import torch
 
 from aegan.models import GAN, GANConfig
 from aegan.training.fast_gan import make_fast_gan_step
-from aegan.training.gan import make_gan_step
+from aegan.training.gan_step import make_gan_step
 from aegan.training.optimizers import build_optimizer
 from aegan.training.replay import ReplayPool
 

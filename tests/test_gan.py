@@ -9,7 +9,7 @@ from aegan.data.fashion_mnist import fashion_mnist_spec
 from aegan.data.spec import DataSpec
 from aegan.layers import MinibatchDiscrimination
 from aegan.models import GAN, DCGANConfig, GANConfig
-from aegan.training.gan import make_gan_step
+from aegan.training.gan_step import make_gan_step
 from aegan.training.optimizers import build_optimizer
 from aegan.training.replay import ReplayPool
 from conftest import run_cli

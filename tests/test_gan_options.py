@@ -149,3 +149,89 @@ def test_diff_augment_translates_cuts_out_and_lets_gradients_through():
     assert images.grad.sum() > 0
     with pytest.raises(ValueError, match="expected one of"):
         diff_augment(images, ("flip",))
+
+
+QUIET = {"progress": False, "log": lambda message: None}
+
+
+@pytest.fixture(scope="module")
+def tiny_images(tmp_path_factory):
+    import numpy as np
+
+    path = tmp_path_factory.mktemp("gan-options") / "images.npz"
+    rng = np.random.default_rng(0)
+    np.savez(path, x=(rng.random((96, 1, 8, 8)) * 255).astype(np.uint8), y=np.arange(96) % 3)
+    return path
+
+
+@pytest.mark.parametrize("preset,overrides", [
+    ("gan", {"training.gan_loss": "hinge", "model.spectral_norm": True}),
+    ("gan", {"training.gan_loss": "least_squares", "model.minibatch_std": True, "training.r1_penalty": 1.0}),
+    ("dcgan", {"training.gan_loss": "wasserstein", "training.gradient_penalty": 10.0, "training.critic_steps": 2,
+               "training.optimizer": "adam", "training.betas": [0.0, 0.9]}),
+    ("dcgan", {"model.pack": 2, "training.augment": ["translation", "cutout"],
+               "training.generator_learning_rate": 0.002, "training.discriminator_learning_rate": 0.0005}),
+    ("cgan", {"training.gan_loss": "hinge", "training.ema_decay": 0.9, "model.pack": 2}),
+])
+def test_every_option_trains_any_gan_through_the_general_step(tiny_images, tmp_path, preset, overrides):
+    import json
+
+    import numpy as np
+
+    import aegan
+
+    run = aegan.train(preset, data=tiny_images, out=tmp_path / "run", epochs=2, batch_size=16,
+                      overrides=overrides, **QUIET)
+    assert json.loads((run.path / "run.json").read_text())["training_steps"] == ["autograd"]
+    records = run.metrics()
+    assert len(records) == 2 and all(np.isfinite(r["d_loss"]) and np.isfinite(r["g_loss"]) for r in records)
+    assert np.isfinite(aegan.sample(run, 4, seed=0)).all()
+    optimizers = json.loads(sorted((run.path / "checkpoints").glob("epoch-*.json"))[-1].read_text())
+    rates = {name: optimizers[name]["param_groups"][0]["lr"] for name in ("optimizer_d", "optimizer_g")}
+    if "training.generator_learning_rate" in overrides:  # two time-scales
+        assert rates == {"optimizer_d": 0.0005, "optimizer_g": 0.002}
+    if "training.betas" in overrides:
+        assert optimizers["optimizer_d"]["param_groups"][0]["betas"] == [0.0, 0.9]
+
+
+def test_the_moving_average_is_saved_sampled_from_and_resumed(tiny_images, tmp_path):
+    import shutil
+
+    from safetensors.torch import load_file
+
+    import aegan
+    from aegan.runs import Run
+
+    overrides = {"training.ema_decay": 0.8, "training.checkpoint_every_steps": 3, "training.keep_checkpoints": 50}
+    full = aegan.train("gan", data=tiny_images, out=tmp_path / "full", epochs=3, batch_size=16, overrides=overrides,
+                       **QUIET)
+    tensors = load_file(sorted((full.path / "checkpoints").glob("epoch-0003.safetensors"))[0])
+    average = {k[len("extra.ema.module."):]: v for k, v in tensors.items() if k.startswith("extra.ema.module.")}
+    live = {k[len("model.generator."):]: v for k, v in tensors.items() if k.startswith("model.generator.")}
+    assert set(average) == set(live) and any(not torch.equal(average[k], live[k]) for k in live)
+    loaded = Run(full.path).model.generator.state_dict()
+    assert all(torch.equal(loaded[k], average[k]) for k in average)  # samples come from the average
+    cut = tmp_path / "cut"
+    shutil.copytree(full.path, cut)
+    for file in (cut / "checkpoints").iterdir():
+        if file.name.replace(".safetensors", ".json") > "epoch-0002-step-0000003.json":
+            file.unlink()
+    aegan.resume(cut, **QUIET)
+    newest = lambda run: sorted((run / "checkpoints").glob("epoch-*.safetensors"))[-1].read_bytes()  # noqa: E731
+    assert newest(cut) == newest(full.path)
+
+
+@pytest.mark.parametrize("override,message", [
+    ("training.gan_loss=wgan", "training.gan_loss='wgan': expected one of bce, minimax"),
+    ("training.augment=['flip']", "training.augment='flip'"),
+    ("training.critic_steps=0", "training.critic_steps=0: expected 1 or more"),
+    ("training.ema_decay=1", "training.ema_decay=1.0: expected 0 (off) <= ema_decay < 1"),
+    ("training.betas=[0.5]", "training.betas=[0.5]: expected two numbers"),
+    ("model.pack=0", "model.pack=0: expected a whole number >= 1"),
+])
+def test_bad_gan_options_are_one_line_before_any_folder(tiny_images, tmp_path, override, message):
+    from test_data_errors_cli import run_cli
+
+    result = run_cli("train", "gan", "--data", tiny_images, "--out", tmp_path / "run", "--set", override)
+    assert result.returncode == 2 and message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()

@@ -64,6 +64,7 @@ def train(preset: str, *, data: str | os.PathLike | None = None, out: str | os.P
     if data is not None:
         overrides["data.path"], overrides["data.dataset"] = str(data), ""
     config = load_config(preset, overrides)
+    _require_packages(config)
     splits = load_splits(config.data, config.training.seed)  # before the folder: no data, no folder
     spec = splits.spec
     config = replace(config, model=config.model.for_data(spec))
@@ -111,6 +112,7 @@ def resume(run: str | os.PathLike, *, epochs: int | None = None, overrides: dict
     if overrides:
         table = {key: value for key, value in config.to_dict().items() if key in ("model", "data", "training")}
         config = config_from_table(config.name, apply_overrides(table, overrides))
+    _require_packages(config)
     spec = read_spec(run_dir)
     splits = load_splits(config.data, config.training.seed)
     if splits.spec != spec:
@@ -128,6 +130,14 @@ def resume(run: str | os.PathLike, *, epochs: int | None = None, overrides: dict
         changed = "".join(f", {key}={value}" for key, value in overrides.items())
         log(f"resuming {run_dir} after epoch {epoch} of {config.training.num_epochs}{changed}")
         return _fit(config, splits, run_dir, progress, log, checkpoint)
+
+
+def _require_packages(config) -> None:
+    """Stop, before anything is written, when an option needs a package that is not installed."""
+    if config.training.tensorboard:
+        from aegan.training.tensorboard import require_tensorboard
+
+        require_tensorboard()
 
 
 def _cut_metrics(path: Path, epoch: int) -> None:
@@ -173,16 +183,17 @@ def _fit(config, splits, run_dir: Path, progress, log, checkpoint=None) -> Run:
 
         optimizers = gan_optimizers(model, config.training)
         replay = torch.Generator().manual_seed(config.training.seed + 2)
-        replay_state = None
+        extra_state = None
         if checkpoint:
             generators = {"shuffle": shuffle, "replay": replay} if "rng.replay" in checkpoint[0] else {"shuffle": shuffle}
-            restore(*checkpoint, model, optimizers, generators, learning_rate=config.training.learning_rate)
-            replay_state = ({key[len("extra."):]: value for key, value in checkpoint[0].items()
-                             if key.startswith("extra.")}, checkpoint[1].get("extra", {}), device)
+            rates = {name: optimizer.param_groups[0]["lr"] for name, optimizer in optimizers.items()}
+            restore(*checkpoint, model, optimizers, generators, learning_rate=rates)
+            extra_state = ({key[len("extra."):]: value for key, value in checkpoint[0].items()
+                            if key.startswith("extra.")}, checkpoint[1].get("extra", {}), device)
         with StopRequests() as stop, _resume_hint(run_dir, config):
             train_gan(model, config, train_batches, run_dir, shuffle, progress=progress, log=log,
                       start_epoch=start_epoch, optimizers=optimizers, replay_generator=replay, position=position,
-                      stop=stop, replay_state=replay_state)
+                      stop=stop, extra_state=extra_state)
         return Run(run_dir)
     optimizer = build_optimizer(config.training.optimizer, model.parameters(), config.training.learning_rate,
                                 config.training.momentum)
@@ -214,7 +225,7 @@ def _train_autoencoder(model, config, splits, train_batches, device, run_dir, sh
     from aegan.training.greedy import greedy_pretrain
 
     spec = splits.spec
-    valid_batches = Batches(splits.valid, spec, device, splits.streamed, labels=False)
+    valid_batches = Batches(splits.valid, spec, device, splits.streamed)  # with labels, for TensorBoard's projector
     rounded = spec.unit_range  # rounded accuracy needs data in [0, 1]
     if config.training.pretrain_epochs and not resumed:  # the first checkpoint (epoch 0) holds the pretrained weights
         (run_dir / "pretrain.jsonl").unlink(missing_ok=True)  # so only an interrupted pretraining starts over

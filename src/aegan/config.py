@@ -116,6 +116,20 @@ class TrainingConfig:
     # GANs: experience replay of earlier fakes for the discriminator (0 batches: off)
     replay_pool_batches: int = 0
     replay_probability: float = 0.5
+    # GANs: the loss (training/gan_losses.py: bce, the chapter's; minimax; hinge; least_squares;
+    # wasserstein), discriminator steps per generator step, the weights of the WGAN-GP gradient
+    # penalty and the R1 penalty (0: off), the generator's moving average (0: off; 0.999 is usual),
+    # DiffAugment policies of what the discriminator sees (translation, cutout), and each
+    # network's own learning rate (0: learning_rate).
+    gan_loss: str = "bce"
+    critic_steps: int = 1
+    gradient_penalty: float = 0.0
+    r1_penalty: float = 0.0
+    ema_decay: float = 0.0
+    augment: tuple[str, ...] = ()
+    generator_learning_rate: float = 0.0
+    discriminator_learning_rate: float = 0.0
+    betas: tuple[float, ...] = (0.9, 0.999)  # Adam's and NAdam's; GANs often use (0.5, 0.999) or (0, 0.9)
     # Also write TensorBoard event files under RUN/tensorboard/: each epoch's metrics, image grids
     # (reconstructions or samples) and histograms (codings, or a GAN discriminator's logits), and the
     # embedding projector at the end. Same weights as without; needs pip install 'aegan[tensorboard]'.
@@ -138,6 +152,7 @@ class TrainingConfig:
                              f"keep_checkpoints={self.keep_checkpoints}: expected 0 or more, and 1 or more")
         if self.seed < 0:
             raise AeganError(f"training.seed={self.seed}: expected a non-negative whole number")
+        _check_gan_training(self)
         if self.replay_pool_batches < 0 or not 0 <= self.replay_probability <= 1:
             raise AeganError("training.replay_pool_batches must be >= 0 and training.replay_probability in [0, 1]")
         if len(self.pretrain_epochs) != len(self.pretrain_learning_rates):
@@ -145,6 +160,24 @@ class TrainingConfig:
                              f"of each per stage, got {len(self.pretrain_epochs)} and {len(self.pretrain_learning_rates)}")
         if not isinstance(self.tensorboard, bool):
             raise AeganError(f"training.tensorboard={self.tensorboard!r}: expected true or false")
+
+
+def _check_gan_training(training) -> None:
+    from aegan.training.augment import AUGMENTATIONS
+    from aegan.training.gan_losses import GAN_LOSSES
+
+    _check_choice("training.gan_loss", training.gan_loss, GAN_LOSSES)
+    for policy in training.augment:
+        _check_choice("training.augment", policy, AUGMENTATIONS)
+    if training.critic_steps < 1:
+        raise AeganError(f"training.critic_steps={training.critic_steps}: expected 1 or more (5 is WGAN-GP's)")
+    for key in ("gradient_penalty", "r1_penalty", "generator_learning_rate", "discriminator_learning_rate"):
+        if getattr(training, key) < 0:
+            raise AeganError(f"training.{key}={getattr(training, key)}: expected 0 (off, or learning_rate) or more")
+    if not 0 <= training.ema_decay < 1:
+        raise AeganError(f"training.ema_decay={training.ema_decay}: expected 0 (off) <= ema_decay < 1, e.g. 0.999")
+    if len(training.betas) != 2 or not all(0 <= beta < 1 for beta in training.betas):
+        raise AeganError(f"training.betas={list(training.betas)}: expected two numbers in [0, 1), e.g. [0.5, 0.999]")
 
 
 @dataclass(frozen=True)
@@ -165,7 +198,7 @@ def _coerce(key: str, value: Any, kind: Any) -> Any:
         return _coerce(key, value, [k for k in typing.get_args(kind) if k is not type(None)][0])
     if origin is tuple:
         item = typing.get_args(kind)[0]
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, (int, float)) and not isinstance(value, bool) or item is str and isinstance(value, str):
             value = [value]
         if not isinstance(value, (list, tuple)):
             raise AeganError(f"{key}={value!r}: expected a list such as [100, 30]")

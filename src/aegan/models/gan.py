@@ -237,11 +237,13 @@ class GAN(nn.Module):
     def _one_hot(self, labels: torch.Tensor) -> torch.Tensor:
         return F.one_hot(labels, self.config.num_classes).to(torch.float32)
 
-    def generate(self, codings: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """Samples (N, *input_shape) in the training range ([0, 1] for sigmoid, [-1, 1] for tanh outputs)."""
+    def generate(self, codings: torch.Tensor, labels: torch.Tensor | None = None,
+                 generator: nn.Module | None = None) -> torch.Tensor:
+        """Samples (N, *input_shape) in the training range ([0, 1] for sigmoid, [-1, 1] for tanh outputs);
+        `generator` replaces self.generator (the training loop's moving average of it)."""
         if self.config.num_classes:
             codings = torch.cat([codings, self._one_hot(labels)], dim=1)
-        out = self.activate(self.generator(codings))
+        out = self.activate((self.generator if generator is None else generator)(codings))
         return out.reshape(len(codings), *self.config.input_shape)
 
     def discriminate(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
@@ -265,10 +267,11 @@ class GAN(nn.Module):
     def to_training_range(self, images: torch.Tensor) -> torch.Tensor:
         return images * 2 - 1 if self.tanh_output else images
 
-    def decode(self, codings: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+    def decode(self, codings: torch.Tensor, labels: torch.Tensor | None = None,
+               generator: nn.Module | None = None) -> torch.Tensor:
         """Samples (N, *input_shape) from codings (and labels for a conditional GAN): in [0, 1] for data in
         [0, 1], in the data's standardised units for linear outputs."""
-        out = self.generate(codings, labels)
+        out = self.generate(codings, labels, generator)
         return (out + 1) / 2 if self.tanh_output else out
 
     def random_labels(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor | None:

@@ -111,9 +111,11 @@ def load_checkpoint(folder: Path) -> tuple[dict[str, torch.Tensor], dict]:
 
 
 def restore(tensors: dict[str, torch.Tensor], state: dict, model, optimizer=None,
-            generators: dict[str, torch.Generator] | None = None, learning_rate: float | None = None) -> None:
+            generators: dict[str, torch.Generator] | None = None,
+            learning_rate: float | dict[str, float] | None = None) -> None:
     """Load model weights, and optionally optimizer and generator states, from a checkpoint;
-    `learning_rate` replaces the saved one (a run resumed with a lower rate after diverging)."""
+    `learning_rate` (one, or one per optimizer name) replaces the saved one (a run resumed with
+    a lower rate after diverging)."""
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     for prefix, optimizer in _as_dict(optimizer).items():
         per_param: dict[int, dict] = {}
@@ -122,10 +124,12 @@ def restore(tensors: dict[str, torch.Tensor], state: dict, model, optimizer=None
                 _, index, name = key.split(".", 2)
                 per_param.setdefault(int(index), {})[name] = value
         optimizer.load_state_dict({"state": per_param, "param_groups": state[prefix]["param_groups"]})
-        if learning_rate is not None:
+        rate = learning_rate.get(prefix) if isinstance(learning_rate, dict) else learning_rate
+        if rate is not None:
             for group in optimizer.param_groups:
-                group["lr"] = learning_rate
-    torch.set_rng_state(tensors["rng.torch"])
+                group["lr"] = rate
+    if generators is not None:  # resuming training; loading a run for use leaves the global generator alone
+        torch.set_rng_state(tensors["rng.torch"])
     for name, generator in (generators or {}).items():
         generator.set_state(tensors[f"rng.{name}"])
 

@@ -276,7 +276,7 @@ class FastDCGAN:
 
 def make_dcgan_step(model, optimizer_d, optimizer_g, replay):
     """The two-phase step of training/gan.py, its networks run by FastDCGAN."""
-    from aegan.training.gan import make_gan_step
+    from aegan.training.gan_step import make_gan_step
 
     keep_freed_memory()
     reproduces_torch_dropout()  # checked now rather than inside the first step (it restores the random state)

@@ -57,14 +57,25 @@ def select_autoencoder_step(model, training, optimizer) -> tuple[Callable[[torch
     return autograd_step(model, optimizer), "autograd"
 
 
-def select_gan_step(model, training, optimizer_d, optimizer_g, replay):
+def plain_gan(model, training, average=None) -> bool:
+    """Whether a GAN trains as the chapter's does (BCE, one critic step, no penalty, packing,
+    spectral norm, minibatch std, moving average or augmentation): the fast steps' math."""
+    config = model.config
+    return (training.gan_loss == "bce" and training.critic_steps == 1 and not training.gradient_penalty
+            and not training.r1_penalty and not training.augment and average is None
+            and getattr(config, "pack", 1) == 1 and not getattr(config, "spectral_norm", False)
+            and not getattr(config, "minibatch_std", False))
+
+
+def select_gan_step(model, training, optimizer_d, optimizer_g, replay, average=None):
     """(step, name): step(real, labels) takes the two-phase step on a batch of reals (in the
     training range, model.to_training_range) and returns D's logits on [reals; fakes] and on
-    phase 2's fakes (training/gan.py's make_gan_step contract)."""
-    if training.fast_path and fast_gan.supports(model, training):
+    phase 2's fakes (training/gan_step.py's make_gan_step contract)."""
+    plain = plain_gan(model, training, average)
+    if training.fast_path and plain and fast_gan.supports(model, training):
         return fast_gan.make_fast_gan_step(model, optimizer_d, optimizer_g, replay), "fast_gan"
-    if training.fast_path and fast_conv.supports_gan(model, training):
+    if training.fast_path and plain and fast_conv.supports_gan(model, training):
         return fast_conv.make_dcgan_step(model, optimizer_d, optimizer_g, replay), "fast_dcgan"
-    from aegan.training.gan import make_gan_step
+    from aegan.training.gan_step import make_gan_step
 
-    return make_gan_step(model, optimizer_d, optimizer_g, replay), "autograd"
+    return make_gan_step(model, optimizer_d, optimizer_g, replay, training, average=average), "autograd"

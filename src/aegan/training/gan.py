@@ -12,19 +12,19 @@ codings (samples/epoch-NNNN.png) and a checkpoint; at the end an animated sample
 from __future__ import annotations
 
 import json
-import math
 import time
 from pathlib import Path
 from typing import Callable
 
 import torch
-import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from aegan.data.batches import Batches
 from aegan.plots import plot_image_grid, save_gif
 from aegan.training.checkpoint import Checkpoints
+from aegan.training.ema import generator_average
 from aegan.training.optimizers import build_optimizer
+from aegan.training.gan_losses import discriminator_loss, generator_loss
 from aegan.training.replay import ReplayPool
 
 
@@ -38,16 +38,17 @@ def fixed_codings(model, seed: int) -> tuple[torch.Tensor, torch.Tensor | None, 
     return torch.randn(32, model.config.coding_size, generator=generator), None, (4, 8)
 
 
-def epoch_metrics(step_logits: list[tuple[torch.Tensor, torch.Tensor]]) -> dict:
-    """D and G losses and D's accuracy on reals and on fakes, over the steps of an epoch (all on
-    batches of the same size), from what each step returned: D's logits on [reals; fakes] and on
-    phase 2's fakes. Computed once per epoch, so the steps spend no time on them."""
+def epoch_metrics(step_logits: list[tuple[torch.Tensor, torch.Tensor]], loss: str = "bce") -> dict:
+    """D and G losses (training.gan_loss, without penalties) and D's accuracy on reals and on
+    fakes (logit > 0 means real), over the steps of an epoch (all on batches of the same size),
+    from what each step returned: D's logits on [reals; fakes] and on phase 2's fakes. Computed
+    once per epoch, so the steps spend no time on them."""
     d_logits = torch.stack([d for d, _ in step_logits]).double().flatten(1)
     g_logits = torch.cat([g for _, g in step_logits]).double()
     n = d_logits.shape[1] // 2
     real, fake = d_logits[:, :n], d_logits[:, n:]
-    return {"d_loss": 0.5 * (F.softplus(-real).mean() + F.softplus(fake).mean()).item(),
-            "g_loss": F.softplus(-g_logits).mean().item(),
+    return {"d_loss": discriminator_loss(loss, real.flatten(), fake.flatten()).item(),
+            "g_loss": generator_loss(loss, g_logits).item(),
             "d_accuracy_real": (real > 0).double().mean().item(), "d_accuracy_fake": (fake < 0).double().mean().item()}
 
 
@@ -66,7 +67,11 @@ def probe_outputs(model, codings: torch.Tensor, labels: torch.Tensor | None) -> 
     return {"the generator's output": images.abs().max().item(), "the discriminator's logits": logits.abs().max().item()}
 
 
-GUESSING_LOSS = math.log(2)  # the loss of a discriminator that says 0.5 to everything
+def guessing_loss(loss: str) -> float:
+    """The loss of a discriminator that says 'no idea' (logit 0) to everything: ln 2 for BCE, 2 for
+    hinge, 0.5 for least squares, 0 for the Wasserstein critic (which has no such scale)."""
+    zero = torch.zeros(1)
+    return discriminator_loss(loss, zero, zero).item()
 
 
 def check_losses(step_logits: list, training, epoch: int, step: int | None) -> None:
@@ -76,12 +81,13 @@ def check_losses(step_logits: list, training, epoch: int, step: int | None) -> N
 
     if not step_logits:
         return
-    losses = epoch_metrics(step_logits)
+    losses = epoch_metrics(step_logits, training.gan_loss)
     check_finite(epoch, {"the discriminator's loss": losses["d_loss"], "the generator's loss": losses["g_loss"]},
                  training, step)
-    if training.divergence_factor and losses["d_loss"] > training.divergence_factor * GUESSING_LOSS:
+    guessing = guessing_loss(training.gan_loss)
+    if training.divergence_factor and guessing > 0 and losses["d_loss"] > training.divergence_factor * guessing:
         raise diverged(epoch, step, "the discriminator's loss", losses["d_loss"], training.learning_rate,
-                       GUESSING_LOSS, "a guessing discriminator's")
+                       guessing, "a guessing discriminator's")
 
 
 def check_health(model, codings, labels, step_logits: list, training, epoch: int, step: int | None) -> None:
@@ -96,68 +102,31 @@ def check_health(model, codings, labels, step_logits: list, training, epoch: int
 CHECK_LAST = 10  # steps whose losses a checkpoint's health check looks at
 
 
-def make_gan_step(model, optimizer_d, optimizer_g, replay: ReplayPool, networks=None):
-    """One two-phase step on a batch of reals; returns D's logits on [reals; fakes] (phase 1) and on
-    the generator's fakes (phase 2), for `epoch_metrics`.
-
-    `networks` (default: the model) provides generate() and discriminate(): training/fast_conv.py
-    passes the same networks computed faster.
-    """
-    networks = model if networks is None else networks
-    discriminator_parameters = list(model.discriminator.parameters())
-
-    def step(real: torch.Tensor, labels: torch.Tensor | None):
-        n = len(real)
-        device = real.device
-        # Phase 1: the discriminator, on reals (1) and as many fakes (0).
-        fake_labels = None if labels is None else torch.randint(0, model.config.num_classes, (n,), device=device)
-        codings = torch.randn(2 * n, model.config.coding_size, device=device)  # n per phase
-        with torch.no_grad():
-            fakes = networks.generate(codings[:n], fake_labels)
-        fakes, fake_labels = replay(fakes, fake_labels)
-        logits_real = networks.discriminate(real, labels)
-        logits_fake = networks.discriminate(fakes, fake_labels)
-        d_loss = 0.5 * (F.binary_cross_entropy_with_logits(logits_real, torch.ones_like(logits_real))
-                        + F.binary_cross_entropy_with_logits(logits_fake, torch.zeros_like(logits_fake)))
-        optimizer_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        optimizer_d.step()
-        # Phase 2: the generator, through the frozen discriminator, with its fakes labelled 1.
-        for parameter in discriminator_parameters:
-            parameter.requires_grad_(False)
-        g_labels = None if labels is None else torch.randint(0, model.config.num_classes, (n,), device=device)
-        logits = networks.discriminate(networks.generate(codings[n:], g_labels), g_labels)
-        g_loss = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
-        optimizer_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        optimizer_g.step()
-        for parameter in discriminator_parameters:
-            parameter.requires_grad_(True)
-        return torch.cat([logits_real, logits_fake]).detach(), logits.detach()
-
-    return step
-
-
-def select_gan_step(model, training, optimizer_d, optimizer_g, replay: ReplayPool):
+def select_gan_step(model, training, optimizer_d, optimizer_g, replay: ReplayPool, average=None):
     """(step, name): training/fast_steps.py picks the fastest step that gives the same results."""
     from aegan.training.fast_steps import select_gan_step as select
 
-    return select(model, training, optimizer_d, optimizer_g, replay)
+    return select(model, training, optimizer_d, optimizer_g, replay, average)
 
 
 def gan_optimizers(model, training) -> dict:
-    """The discriminator's and the generator's optimizers, under the names checkpoints use."""
-    return {name: build_optimizer(training.optimizer, network.parameters(), training.learning_rate, training.momentum)
+    """The discriminator's and the generator's optimizers, under the names checkpoints use, each at
+    its own learning rate when one is set (two time-scales, Heusel et al. 2017)."""
+    rates = {"optimizer_d": training.discriminator_learning_rate or training.learning_rate,
+             "optimizer_g": training.generator_learning_rate or training.learning_rate}
+    return {name: build_optimizer(training.optimizer, network.parameters(), rates[name], training.momentum,
+                                  training.betas)
             for name, network in (("optimizer_d", model.discriminator), ("optimizer_g", model.generator))}
 
 
 def train_gan(model, config, images: Batches, run_dir: Path, shuffle: torch.Generator,
               progress: bool = True, log: Callable[[str], None] = print, start_epoch: int = 0,
               optimizers: dict | None = None, replay_generator: torch.Generator | None = None,
-              position: dict | None = None, stop=None, replay_state: tuple | None = None) -> list[dict]:
+              position: dict | None = None, stop=None, extra_state: tuple | None = None) -> list[dict]:
     """Train from `start_epoch` to config.training.num_epochs on `images` (with their labels for a
-    conditional GAN); `optimizers`, `replay_generator` and `replay_state` (ReplayPool.state() as
-    a checkpoint holds it) carry a resumed run's state."""
+    conditional GAN); `optimizers`, `replay_generator` and `extra_state` (a checkpoint's `extra.`
+    tensors without the prefix, its JSON `extra` and the device: the replay pool, the generator's
+    moving average) carry a resumed run's state."""
     from aegan.training.autoencoder import CHECK_EVERY, record_step
 
     training = config.training
@@ -165,7 +134,13 @@ def train_gan(model, config, images: Batches, run_dir: Path, shuffle: torch.Gene
     optimizer_d, optimizer_g = optimizers["optimizer_d"], optimizers["optimizer_g"]
     replay_generator = replay_generator or torch.Generator().manual_seed(training.seed + 2)
     replay = ReplayPool(training.replay_pool_batches, training.replay_probability, replay_generator)
-    step, step_name = select_gan_step(model, training, optimizer_d, optimizer_g, replay)
+    average = generator_average(model.generator, training.ema_decay) if training.ema_decay else None
+    if extra_state:
+        replay.load_state(*extra_state)
+        if average is not None:
+            average.load_state_dict({k[len("ema."):]: v.to(extra_state[2]) for k, v in extra_state[0].items()
+                                     if k.startswith("ema.")})
+    step, step_name = select_gan_step(model, training, optimizer_d, optimizer_g, replay, average)
     log(f"training step: {step_name}")
     record_step(run_dir, step_name)
     conditional = bool(model.config.num_classes)
@@ -183,12 +158,18 @@ def train_gan(model, config, images: Batches, run_dir: Path, shuffle: torch.Gene
         (run_dir / "samples").mkdir(exist_ok=True)
     batch_size = training.batch_size
     steps_per_epoch = len(images) // batch_size  # whole batches only, as the seed's dataset does
-    if replay_state:
-        replay.load_state(*replay_state)
+
+    def extra():
+        tensors, state = replay.state()
+        if average is not None:
+            tensors.update({f"ema.{k}": v for k, v in average.state_dict().items()})
+        return tensors, state
+
     checkpoints = Checkpoints(run_dir, model, optimizers, {"shuffle": shuffle, "replay": replay_generator}, training,
-                              steps_per_epoch, stop, extra=replay.state,
+                              steps_per_epoch, stop, extra=extra,
                               health=lambda epoch, step: check_health(model, grid_codings, grid_labels, step_logits,
                                                                       training, epoch, step))
+    sampler = None if average is None else average.module  # the grids show the moving average when there is one
     history = []
     grids = [run_dir / "samples" / f"epoch-{epoch:04d}.png" for epoch in range(1, start_epoch + 1)]
     grids = [path for path in grids if path.is_file()]
@@ -216,7 +197,7 @@ def train_gan(model, config, images: Batches, run_dir: Path, shuffle: torch.Gene
                     check_losses(step_logits[-CHECK_EVERY:], training, epoch, index + 1)
                 bar.update()
                 checkpoints.after_step(epoch, index + 1, position_tensors)
-        record = {"epoch": epoch, **epoch_metrics(step_logits), "replayed_batches": replay.replayed,
+        record = {"epoch": epoch, **epoch_metrics(step_logits, training.gan_loss), "replayed_batches": replay.replayed,
                   "seconds": round(time.perf_counter() - start, 4)}
         seconds = record["seconds"]
         check_losses(step_logits, training, epoch, None)
@@ -227,7 +208,7 @@ def train_gan(model, config, images: Batches, run_dir: Path, shuffle: torch.Gene
         if draws_images:
             model.eval()
             with torch.no_grad():
-                grid = model.decode(grid_codings, grid_labels).cpu().numpy()
+                grid = model.decode(grid_codings, grid_labels, generator=sampler).cpu().numpy()
             model.train()
             grid = grid.reshape(*grid_shape, *grid.shape[1:])
             grids.append(plot_image_grid(grid, run_dir / "samples" / f"epoch-{epoch:04d}.png",
