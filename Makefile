@@ -3,7 +3,7 @@ PYTHON ?= python3
 BIN := .venv/bin
 STAMP := .venv/.installed
 
-.PHONY: demo test setup bench bench-keras clean
+.PHONY: demo test test-slow setup bench bench-keras clean
 
 $(STAMP): pyproject.toml constraints/cpu.txt scripts/setup.sh
 	PYTHON=$(PYTHON) bash scripts/setup.sh
@@ -18,8 +18,13 @@ demo: $(STAMP)
 	$(BIN)/aegan encode runs/demo --split valid --plot runs/demo/codings-valid-tsne.png
 	@echo "demo: look at runs/demo/reconstructions.png and runs/demo/codings-valid-tsne.png"
 
+# The default suite (a few minutes on 2 cores); test-slow runs the rest (real SIGKILLs, every
+# example script, long real-data checks), and CI runs both.
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not slow"
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -m slow
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/stacked_ae_epoch.py

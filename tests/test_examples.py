@@ -47,6 +47,7 @@ def test_every_example_script_is_tested():
     assert scripts == set(PROMISED)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(PROMISED))
 def test_example_runs_and_writes_its_files(finished, name):
     process, out = finished[name]

@@ -94,6 +94,7 @@ def test_sigterm_writes_a_checkpoint_and_says_how_to_resume(tmp_path):
     assert newest_checkpoint_sha(run_dir) == newest_checkpoint_sha(tmp_path / "full")
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_moments_then_resume_gives_the_same_bytes(tmp_path):
     data = tmp_path / "table.npy"
     np.save(data, np.random.default_rng(1).normal(size=(40000, 12)).astype(np.float32))
