@@ -235,3 +235,22 @@ def test_bad_gan_options_are_one_line_before_any_folder(tiny_images, tmp_path, o
     result = run_cli("train", "gan", "--data", tiny_images, "--out", tmp_path / "run", "--set", override)
     assert result.returncode == 2 and message in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "run").exists()
+
+
+def test_a_time_limit_ends_training_within_an_epoch(tmp_path):
+    import numpy as np
+
+    import aegan
+    from test_data_errors_cli import run_cli
+
+    data = tmp_path / "images.npy"
+    np.save(data, (np.random.default_rng(0).random((3000, 1, 8, 8)) * 255).astype(np.uint8))
+    run = aegan.train("gan", data=data, out=tmp_path / "run", epochs=50, batch_size=8,
+                      overrides={"training.time_limit_minutes": 0.01, "training.fast_path": False}, **QUIET)
+    (last,) = run.metrics()[-1:]
+    assert len(run.metrics()) < 50 and 0 < last.get("steps", 375) <= 375
+    assert sum(record["seconds"] for record in run.metrics()) < 5
+    assert run.epoch == len(run.metrics()) and np.isfinite(aegan.sample(run, 2)).all()
+    result = run_cli("train", "stacked_ae", "--data", data, "--out", tmp_path / "ae",
+                     "--set", "training.time_limit_minutes=1")
+    assert result.returncode == 2 and "applies to GANs only" in result.stderr

@@ -70,6 +70,9 @@ def train(preset: str, *, data: str | os.PathLike | None = None, out: str | os.P
     config = replace(config, model=config.model.for_data(spec))
     family = FAMILIES[config.model.kind]
     check_gan_batch_size(config, family, len(splits.train))
+    if config.training.time_limit_minutes and family.training_loop != "gan":
+        raise AeganError(f"training.time_limit_minutes={config.training.time_limit_minutes:g} applies to GANs only: "
+                         "remove it, or set training.num_epochs")
     if config.training.pretrain_epochs and splits.streamed:
         raise AeganError("training.pretrain_epochs: greedy pretraining keeps every stage's codings in memory, "
                          "and this data is streamed: set data.stream=never, or remove the pretrain_* keys")

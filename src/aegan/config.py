@@ -130,6 +130,9 @@ class TrainingConfig:
     generator_learning_rate: float = 0.0
     discriminator_learning_rate: float = 0.0
     betas: tuple[float, ...] = (0.9, 0.999)  # Adam's and NAdam's; GANs often use (0.5, 0.999) or (0, 0.9)
+    # GANs: stop after this many minutes of training (0: off), at the end of the step that passes it;
+    # the last epoch is then partial (its metrics line says how many steps). For equal-time comparisons.
+    time_limit_minutes: float = 0.0
     # Also write TensorBoard event files under RUN/tensorboard/: each epoch's metrics, image grids
     # (reconstructions or samples) and histograms (codings, or a GAN discriminator's logits), and the
     # embedding projector at the end. Same weights as without; needs pip install 'aegan[tensorboard]'.
@@ -174,6 +177,8 @@ def _check_gan_training(training) -> None:
     for key in ("gradient_penalty", "r1_penalty", "generator_learning_rate", "discriminator_learning_rate"):
         if getattr(training, key) < 0:
             raise AeganError(f"training.{key}={getattr(training, key)}: expected 0 (off, or learning_rate) or more")
+    if training.time_limit_minutes < 0:
+        raise AeganError(f"training.time_limit_minutes={training.time_limit_minutes}: expected 0 (off) or more")
     if not 0 <= training.ema_decay < 1:
         raise AeganError(f"training.ema_decay={training.ema_decay}: expected 0 (off) <= ema_decay < 1, e.g. 0.999")
     if len(training.betas) != 2 or not all(0 <= beta < 1 for beta in training.betas):

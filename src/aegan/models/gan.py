@@ -73,6 +73,8 @@ class DCGANConfig:
     generator_channels: tuple[int, ...] = (128, 64)
     discriminator_channels: tuple[int, ...] = (64, 128)
     dropout: float = 0.4
+    # batch norm in the discriminator's second layer; off for WGAN-GP, whose penalty is per sample
+    discriminator_batch_norm: bool = True
     conditional: bool = False
     num_classes: int = 0
     minibatch_kernels: int = 0
@@ -212,7 +214,8 @@ class GAN(nn.Module):
             features = nn.Sequential(  # strided convolutions, leaky ReLU, no BN on the input layer
                 nn.Conv2d((channels + classes) * config.pack, d1, 5, stride=2, padding=2), nn.LeakyReLU(0.2),
                 nn.Dropout(config.dropout),
-                nn.Conv2d(d1, d2, 5, stride=2, padding=2), nn.BatchNorm2d(d2), nn.LeakyReLU(0.2),
+                nn.Conv2d(d1, d2, 5, stride=2, padding=2),
+                nn.BatchNorm2d(d2) if config.discriminator_batch_norm else nn.Identity(), nn.LeakyReLU(0.2),
                 nn.Dropout(config.dropout), nn.Flatten(),
             )
             self.discriminator = _Discriminator(features, d2 * h2 * w2, config)

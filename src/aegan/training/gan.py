@@ -177,6 +177,7 @@ def train_gan(model, config, images: Batches, run_dir: Path, shuffle: torch.Gene
     step_logits = []
     if start_epoch == 0 and not position:
         checkpoints.initial()
+    deadline = time.monotonic() + 60 * training.time_limit_minutes if training.time_limit_minutes else None
     for epoch in range(start_epoch + 1, training.num_epochs + 1):
         start = time.perf_counter()
         resumed = position if position and position["epoch"] == epoch else {}
@@ -197,8 +198,13 @@ def train_gan(model, config, images: Batches, run_dir: Path, shuffle: torch.Gene
                     check_losses(step_logits[-CHECK_EVERY:], training, epoch, index + 1)
                 bar.update()
                 checkpoints.after_step(epoch, index + 1, position_tensors)
+                if deadline and time.monotonic() > deadline:  # training.time_limit_minutes: this epoch ends here
+                    break
         record = {"epoch": epoch, **epoch_metrics(step_logits, training.gan_loss), "replayed_batches": replay.replayed,
                   "seconds": round(time.perf_counter() - start, 4)}
+        out_of_time = deadline and time.monotonic() > deadline
+        if out_of_time and len(step_logits) < steps_per_epoch:
+            record["steps"] = len(step_logits)  # a partial last epoch
         seconds = record["seconds"]
         check_losses(step_logits, training, epoch, None)
         with open(run_dir / "metrics.jsonl", "a") as handle:
@@ -217,6 +223,10 @@ def train_gan(model, config, images: Batches, run_dir: Path, shuffle: torch.Gene
         history.append(record)
         log(f"epoch {epoch}/{training.num_epochs}  d_loss {record['d_loss']:.4f}  g_loss {record['g_loss']:.4f}  "
             f"D accuracy real {record['d_accuracy_real']:.3f} fake {record['d_accuracy_fake']:.3f}  {seconds:.2f} s")
+        if out_of_time:
+            log(f"time limit of {training.time_limit_minutes:g} minutes reached in epoch {epoch} after "
+                f"{len(step_logits)} of {steps_per_epoch} steps: training stops here")
+            break
     if grids:
         save_gif(grids, run_dir / "samples" / "progress.gif")
     if board is not None:
