@@ -10,7 +10,7 @@ wall-clock budget of `--minutes` (training.time_limit_minutes; evaluation not co
 set's, FID, precision and recall in the feature space of aegan's own classifier, each beside the
 floor of 10,000 real training images) and writes the table into docs/RESULTS.md: the section
 `mode-coverage` for the epoch-budget table, `mode-coverage-<architecture>-<minutes>min` for a
-time budget, with a grid of each variant's samples (seed of the first run) under docs/images/.
+time budget (`...-selected` for a chosen `--variants` set), with a grid of each variant's samples (seed of the first run) under docs/images/.
 """
 
 from __future__ import annotations
@@ -134,6 +134,8 @@ def main() -> None:
         grids.append((name, samples))
     budget = f"{args.minutes:g} minutes of training per run" if args.minutes else f"{args.epochs} epochs"
     section = f"mode-coverage-{args.architecture}-{args.minutes:g}min" if args.minutes else "mode-coverage"
+    if args.variants and args.minutes:  # a chosen set (combinations, more seeds) gets a section of its own
+        section += "-selected"
     image = ROOT / "docs" / "images" / f"{section}.png"
     grid = np.stack([samples for _, samples in grids])
     plot_image_grid(grid, image, title=f"{args.architecture}: 8 samples per variant (rows in table order), "
