@@ -8,34 +8,12 @@ Writes into --out: run/ (the run folder, with run/evaluation.json), reconstructi
 samples.png and interpolations.png.
 """
 
-import argparse
-from pathlib import Path
-
-import numpy as np
-
 import aegan
-
-
-def tiny_data(folder: Path) -> Path:
-    """scikit-learn's 1,797 scanned handwritten digits (8x8, 10 classes) as uint8 images with labels."""
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    path = folder / "digits.npz"
-    np.savez(path, images=(digits.images * 16).clip(0, 255).astype(np.uint8), labels=digits.target)
-    return path
+from example_setup import example_arguments
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, help="training epochs (default: the preset's; 1 with --tiny)")
-    parser.add_argument("--out", default="runs/examples/conv_vae", help="output folder")
-    parser.add_argument("--tiny", action="store_true", help="scikit-learn's 8x8 digits instead of Fashion-MNIST")
-    args = parser.parse_args()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    data = tiny_data(out) if args.tiny else None  # None: Fashion-MNIST
-    epochs = args.epochs or (1 if args.tiny else None)
+    out, data, epochs = example_arguments(__doc__, "conv_vae")  # data None: Fashion-MNIST
 
     run = aegan.train("conv_vae", data=data, epochs=epochs, out=out / "run")
     print("validation loss", run.metrics()[-1]["val_loss"])

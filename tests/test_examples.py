@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-OTHER_SCRIPTS = {"onnx_sample.py"}  # not a family example; tested with the ONNX export
+OTHER_SCRIPTS = {"onnx_sample.py", "example_setup.py"}  # not family examples (onnx_sample: tested with the ONNX export)
 
 # example -> the files it writes into --out
 PROMISED = {
