@@ -253,6 +253,16 @@ class AeganEstimator(BaseEstimator):
             samples = (samples - mean) / std
         return samples.to(self._device())
 
+    def _draw(self, n_samples, random_state) -> np.ndarray:
+        """`n_samples` new samples from the fitted model's `sample`, in X's units (float64 rows)."""
+        self._check_fitted()
+        count = check_sample_count(self._name(), n_samples)
+        generator = torch.Generator().manual_seed(seed_of(random_state))
+        self.model_.eval()
+        with torch.no_grad():
+            samples = self.model_.sample(count, generator=generator)
+        return self._to_rows(samples, np.float64)
+
     def _to_rows(self, values: torch.Tensor, dtype) -> np.ndarray:
         """Model outputs back in X's units, one flattened row per sample, as `dtype`."""
         values = values.detach().cpu()

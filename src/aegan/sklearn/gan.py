@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-import torch
-
-from aegan.sklearn.base import AeganEstimator, check_sample_count, seed_of
+from aegan.sklearn.base import AeganEstimator
 
 
 class GANSampler(AeganEstimator):
@@ -91,8 +88,4 @@ class GANSampler(AeganEstimator):
         Returns:
             The samples, an array of shape (n_samples, n_features_in_).
         """
-        self._check_fitted()
-        count = check_sample_count(self._name(), n_samples)
-        generator = torch.Generator().manual_seed(seed_of(random_state))
-        samples = self.model_.sample(count, generator=generator)
-        return self._to_rows(samples, np.float64)
+        return self._draw(n_samples, random_state)

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import numpy as np
-import torch
-
 from aegan.sklearn.autoencoder import AutoencoderTransformer
-from aegan.sklearn.base import check_sample_count, seed_of
 
 
 class VAETransformer(AutoencoderTransformer):
@@ -39,10 +35,4 @@ class VAETransformer(AutoencoderTransformer):
         Returns:
             The samples, an array of shape (n_samples, n_features_in_).
         """
-        self._check_fitted()
-        count = check_sample_count(self._name(), n_samples)
-        generator = torch.Generator().manual_seed(seed_of(random_state))
-        self.model_.eval()
-        with torch.no_grad():
-            samples = self.model_.sample(count, generator=generator)
-        return self._to_rows(samples, np.float64)
+        return self._draw(n_samples, random_state)
