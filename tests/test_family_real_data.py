@@ -47,6 +47,7 @@ def test_denoising_figure(fashion, tmp_path):
         aegan.plot_reconstructions(train_subset("tied_ae", tmp_path, epochs=1), noise=True)
 
 
+@pytest.mark.slow
 def test_sparse_kl_moves_activations_towards_the_target(fashion, tmp_path):
     plain = train_subset("sparse_kl_ae", tmp_path / "plain", epochs=2, **{"model.sparsity": "none"})
     sparse = train_subset("sparse_kl_ae", tmp_path / "kl", epochs=2)

@@ -3,6 +3,8 @@
 import re
 from pathlib import Path
 
+import pytest
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
@@ -16,6 +18,7 @@ def test_readme_opens_with_the_two_commands():
     assert commands == ["make demo", "make test"]
 
 
+@pytest.mark.slow  # trains on the real data, and the scikit-learn example runs a grid search
 def test_readme_python_example_runs(fashion, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     blocks = python_blocks()
