@@ -34,7 +34,7 @@ from aegan.models import FAMILIES, build_model
 from aegan.runs import CONFIG_FILE, SPEC_FILE, Run, is_run, prepare_run_dir, read_spec
 from aegan.training.checkpoint import load_checkpoint
 from aegan.training.interrupt import StopRequests
-from aegan.training.lock import RunLock
+from aegan.training import distributed
 from aegan.training.optimizers import build_optimizer
 from aegan.runtime import configure_threads, seed_everything, select_device
 from aegan.sampling import interpolate, plot_interpolations, plot_samples, sample
@@ -76,13 +76,19 @@ def train(preset: str, *, data: str | os.PathLike | None = None, out: str | os.P
     if config.training.pretrain_epochs and splits.streamed:
         raise AeganError("training.pretrain_epochs: greedy pretraining keeps every stage's codings in memory, "
                          "and this data is streamed: set data.stream=never, or remove the pretrain_* keys")
-    out = Path(out) if out else Path("runs") / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    run_dir = prepare_run_dir(out)
-    atomic_write_json(run_dir / CONFIG_FILE, config.to_dict())
-    atomic_write_bytes(run_dir / SPEC_FILE, (spec.to_json() + "\n").encode())
+    with distributed.session(select_device(config.training.device)) as parallel:
+        distributed.refuse_unsupported(config, parallel, family)
 
-    with RunLock(run_dir):
-        return _fit(config, splits, run_dir, progress, log)
+        def make_folder() -> str:  # rank 0 alone, in a torchrun job
+            run_dir = prepare_run_dir(Path(out) if out else
+                                      Path("runs") / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+            atomic_write_json(run_dir / CONFIG_FILE, config.to_dict())
+            atomic_write_bytes(run_dir / SPEC_FILE, (spec.to_json() + "\n").encode())
+            return str(run_dir)
+
+        run_dir = Path(parallel.on_main(make_folder))
+        with parallel.lock(run_dir):
+            return _fit(config, splits, run_dir, progress, log, parallel=parallel)
 
 
 RESUME_KEYS = ("training.num_epochs", "training.learning_rate", "training.divergence_factor",
@@ -126,13 +132,20 @@ def resume(run: str | os.PathLike, *, epochs: int | None = None, overrides: dict
     if epoch >= config.training.num_epochs:
         raise AeganError(f"--resume {run}: it finished all {config.training.num_epochs} epochs; nothing to resume "
                          f"(give more with --epochs)")
-    with RunLock(run_dir):
-        if overrides:
-            atomic_write_json(run_dir / CONFIG_FILE, config.to_dict())
-        _cut_metrics(run_dir / "metrics.jsonl", epoch)
-        changed = "".join(f", {key}={value}" for key, value in overrides.items())
-        log(f"resuming {run_dir} after epoch {epoch} of {config.training.num_epochs}{changed}")
-        return _fit(config, splits, run_dir, progress, log, checkpoint)
+    with distributed.session(select_device(config.training.device)) as parallel:
+        distributed.refuse_unsupported(config, parallel, FAMILIES[config.model.kind])
+        with parallel.lock(run_dir):
+
+            def rewrite() -> None:  # rank 0 alone; the others wait for it (metrics.jsonl holds the best loss)
+                if overrides:
+                    atomic_write_json(run_dir / CONFIG_FILE, config.to_dict())
+                _cut_metrics(run_dir / "metrics.jsonl", epoch)
+
+            parallel.on_main(rewrite)
+            changed = "".join(f", {key}={value}" for key, value in overrides.items())
+            if parallel.main:
+                log(f"resuming {run_dir} after epoch {epoch} of {config.training.num_epochs}{changed}")
+            return _fit(config, splits, run_dir, progress, log, checkpoint, parallel=parallel)
 
 
 def _require_packages(config) -> None:
@@ -157,24 +170,31 @@ def _cut_metrics(path: Path, epoch: int) -> None:
     atomic_write_bytes(path, "".join(line + "\n" for line in kept).encode())
 
 
-def _fit(config, splits, run_dir: Path, progress, log, checkpoint=None) -> Run:
-    """Build the model (restored from `checkpoint` when resuming) and run the family's loop."""
+def _fit(config, splits, run_dir: Path, progress, log, checkpoint=None, parallel=distributed.SINGLE) -> Run:
+    """Build the model (restored from `checkpoint` when resuming) and run the family's loop; in a
+    torchrun job (`parallel`), on this process's slice of every batch, rank 0 alone writing."""
     from aegan.training.checkpoint import restore
 
     spec = splits.spec
     family = FAMILIES[config.model.kind]
     configure_threads(config.training.num_threads)
-    device = select_device(config.training.device)
+    device = select_device(config.training.device) if parallel.single else parallel.device
     shuffle = seed_everything(config.training.seed)
-    model = build_model(config.model).to(device)
+    model = parallel.prepare(build_model(config.model).to(device))
+    if not parallel.main:
+        progress, log = False, (lambda message: None)
     info_path = run_dir / "run.json"
-    info = json.loads(info_path.read_text()) if checkpoint and info_path.is_file() else {"training_steps": []}
-    info.update({"device": str(device), "threads": torch.get_num_threads(), "streamed": splits.streamed,
-                 "data": spec.describe(), "torch": torch.__version__, "python": platform.python_version()})
-    atomic_write_json(info_path, info)
+    if parallel.main:
+        info = json.loads(info_path.read_text()) if checkpoint and info_path.is_file() else {"training_steps": []}
+        info.update({"device": str(device), "threads": torch.get_num_threads(), "processes": parallel.world_size,
+                     "streamed": splits.streamed, "data": spec.describe(), "torch": torch.__version__,
+                     "python": platform.python_version()})
+        atomic_write_json(info_path, info)
     train_batches = Batches(splits.train, spec, device, splits.streamed)
+    processes = "" if parallel.single else f", {parallel.world_size} processes"
     log(f"training {config.name} on {len(splits.train):,} samples ({spec.describe()}) from {spec.source} "
-        f"({device}, {torch.get_num_threads()} threads{', streamed' if splits.streamed else ''}) into {run_dir}")
+        f"({device}, {torch.get_num_threads()} threads{processes}{', streamed' if splits.streamed else ''}) "
+        f"into {run_dir}")
     start_epoch = checkpoint[1]["epoch"] if checkpoint else 0
     position = None
     if checkpoint and "position" in checkpoint[1]:  # a checkpoint from the middle of an epoch
@@ -196,7 +216,7 @@ def _fit(config, splits, run_dir: Path, progress, log, checkpoint=None) -> Run:
         with StopRequests() as stop, _resume_hint(run_dir, config):
             train_gan(model, config, train_batches, run_dir, shuffle, progress=progress, log=log,
                       start_epoch=start_epoch, optimizers=optimizers, replay_generator=replay, position=position,
-                      stop=stop, extra_state=extra_state)
+                      stop=stop, extra_state=extra_state, parallel=parallel)
         return Run(run_dir)
     optimizer = build_optimizer(config.training.optimizer, model.parameters(), config.training.learning_rate,
                                 config.training.momentum)
@@ -204,7 +224,7 @@ def _fit(config, splits, run_dir: Path, progress, log, checkpoint=None) -> Run:
         restore(*checkpoint, model, optimizer, {"shuffle": shuffle}, learning_rate=config.training.learning_rate)
     with StopRequests() as stop, _resume_hint(run_dir, config):
         _train_autoencoder(model, config, splits, train_batches, device, run_dir, shuffle, progress, log,
-                           start_epoch, optimizer, position, stop, resumed=checkpoint is not None)
+                           start_epoch, optimizer, position, stop, resumed=checkpoint is not None, parallel=parallel)
     return Run(run_dir)
 
 
@@ -222,7 +242,8 @@ def _resume_hint(run_dir: Path, config):
 
 
 def _train_autoencoder(model, config, splits, train_batches, device, run_dir, shuffle, progress, log,
-                       start_epoch: int, optimizer, position, stop, resumed: bool = False) -> None:
+                       start_epoch: int, optimizer, position, stop, resumed: bool = False,
+                       parallel=distributed.SINGLE) -> None:
     from aegan.evaluation import vae_report
     from aegan.training import evaluate_reconstruction, train_autoencoder
     from aegan.training.greedy import greedy_pretrain
@@ -234,7 +255,10 @@ def _train_autoencoder(model, config, splits, train_batches, device, run_dir, sh
         (run_dir / "pretrain.jsonl").unlink(missing_ok=True)  # so only an interrupted pretraining starts over
         greedy_pretrain(model, config, train_batches.all(), valid_batches.all(), run_dir, shuffle, log=log)
     train_autoencoder(model, config, train_batches, valid_batches, run_dir, shuffle, start_epoch=start_epoch,
-                      optimizer=optimizer, progress=progress, rounded=rounded, log=log, position=position, stop=stop)
+                      optimizer=optimizer, progress=progress, rounded=rounded, log=log, position=position, stop=stop,
+                      parallel=parallel)
+    if not parallel.main:  # rank 0 measures the test split
+        return
     test_batches = Batches(splits.test, spec, device, splits.streamed, labels=False)
     test = evaluate_reconstruction(model, test_batches, rounded=rounded)
     if "vae" in type(model).evaluations:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -85,7 +86,9 @@ def _cmd_train(args) -> int:
             raise AeganError(f"--resume {args.resume} continues the run as it was configured: drop {', '.join(given)} "
                              "(--epochs and --set training.learning_rate=... may change)")
         overrides = dict(parse_override(text) for text in args.set)
-        print(resume(args.resume, epochs=args.epochs, overrides=overrides, progress=not args.quiet).path)
+        run = resume(args.resume, epochs=args.epochs, overrides=overrides, progress=not args.quiet)
+        if os.environ.get("RANK", "0") == "0":  # one line per job under torchrun
+            print(run.path)
         return 0
     if not args.preset:
         raise AeganError("aegan train: give a PRESET (see `aegan presets`) or a TOML file, or --resume RUN")
@@ -93,7 +96,8 @@ def _cmd_train(args) -> int:
     run = train(args.preset, data=args.data, out=args.out, epochs=args.epochs, batch_size=args.batch_size,
                 seed=args.seed, overrides=overrides, data_dir=args.data_dir,
                 progress=not args.quiet)
-    print(run.path)
+    if os.environ.get("RANK", "0") == "0":  # one line per job under torchrun
+        print(run.path)
     return 0
 
 

@@ -7,6 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from aegan import shards
+
 
 class DenseTranspose(nn.Module):
     """A dense layer that reuses another layer's weights, transposed, with biases of its own."""
@@ -39,8 +41,9 @@ class InputNoise(nn.Module):
         if not self.training or self.kind == "none" or self.level == 0:
             return x
         if self.kind == "gaussian":
-            return x + self.level * torch.randn_like(x)
-        return F.dropout(x, self.level, training=True)
+            return x + self.level * shards.rows(lambda n: torch.randn((n, *x.shape[1:]), dtype=x.dtype,
+                                                                       device=x.device), len(x))
+        return shards.dropout(x, self.level)
 
     def extra_repr(self) -> str:
         return f"{self.kind}, level={self.level}"

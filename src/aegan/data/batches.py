@@ -64,9 +64,13 @@ class Batches:
             stored = stored.pin_memory().to(self.device, non_blocking=True)
         return self._scale(stored)
 
-    def epoch(self, permutation: torch.Tensor, batch_size: int, num_steps: int, first: int = 0) -> Iterator[tuple]:
-        """(batch, labels) for batches `first` to `num_steps` - 1 of `permutation`."""
+    def epoch(self, permutation: torch.Tensor, batch_size: int, num_steps: int, first: int = 0,
+              shard=None) -> Iterator[tuple]:
+        """(batch, labels) for batches `first` to `num_steps` - 1 of `permutation`; `shard(index)`
+        (data-parallel training) keeps this process's slice of each batch's indices."""
         chunks = (permutation[i * batch_size:(i + 1) * batch_size] for i in range(first, num_steps))
+        if shard is not None:
+            chunks = (shard(index) for index in chunks)
         if not self.streamed:
             for index in chunks:
                 yield self.take(index), self._labels(index)

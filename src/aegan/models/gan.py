@@ -249,9 +249,11 @@ class GAN(nn.Module):
         out = self.activate((self.generator if generator is None else generator)(codings))
         return out.reshape(len(codings), *self.config.input_shape)
 
-    def discriminate(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+    def discriminate(self, images: torch.Tensor, labels: torch.Tensor | None = None,
+                     discriminator: nn.Module | None = None) -> torch.Tensor:
         """One logit per sample (samples in the training range); with model.pack = k, one logit per
-        k consecutive samples, judged together (a remainder of fewer than k is left out)."""
+        k consecutive samples, judged together (a remainder of fewer than k is left out).
+        `discriminator` replaces self.discriminator (data-parallel training's wrapped one)."""
         if self.config.kind == "gan":
             x = images.reshape(len(images), -1)
             if self.config.num_classes:
@@ -265,7 +267,7 @@ class GAN(nn.Module):
         if pack > 1:  # k samples side by side along the features (dense) or the channels (DCGAN)
             groups = len(x) // pack
             x = x[:groups * pack].reshape(groups, pack * x.shape[1], *x.shape[2:])
-        return self.discriminator(x)
+        return (self.discriminator if discriminator is None else discriminator)(x)
 
     def to_training_range(self, images: torch.Tensor) -> torch.Tensor:
         return images * 2 - 1 if self.tanh_output else images

@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from aegan import shards
+
 from aegan.errors import AeganError
 from aegan.layers import doubling_output_padding, halved
 from aegan.models.autoencoders import (
@@ -119,7 +121,8 @@ class _VAEBase(nn.Module):
 
     @staticmethod
     def reparameterize(mean, log_var, generator=None):
-        noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+        noise = shards.rows(lambda n: torch.randn((n, *mean.shape[1:]), generator=generator, device=mean.device,
+                                                  dtype=mean.dtype), len(mean))
         return mean + torch.exp(0.5 * log_var) * noise
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from aegan import shards
+
 AUGMENTATIONS = ("translation", "cutout")
 
 
@@ -20,8 +22,8 @@ def translate(images: torch.Tensor, ratio: float = 0.125) -> torch.Tensor:
     """Each image shifted by a random whole number of pixels, up to `ratio` of each side."""
     n, _, height, width = images.shape
     max_y, max_x = int(height * ratio + 0.5), int(width * ratio + 0.5)
-    shift_y = torch.randint(-max_y, max_y + 1, (n, 1, 1), device=images.device)
-    shift_x = torch.randint(-max_x, max_x + 1, (n, 1, 1), device=images.device)
+    shift_y = shards.rows(lambda rows: torch.randint(-max_y, max_y + 1, (rows, 1, 1), device=images.device), n)
+    shift_x = shards.rows(lambda rows: torch.randint(-max_x, max_x + 1, (rows, 1, 1), device=images.device), n)
     rows = torch.arange(height, device=images.device).view(1, height, 1) - shift_y  # where each output row reads
     cols = torch.arange(width, device=images.device).view(1, 1, width) - shift_x
     padded = F.pad(images, (1, 1, 1, 1))  # indices past an edge are clamped onto this zero border
@@ -35,8 +37,8 @@ def cutout(images: torch.Tensor, ratio: float = 0.5) -> torch.Tensor:
     """Each image with a square of `ratio` of its sides set to zero at a random place."""
     n, _, height, width = images.shape
     size_y, size_x = int(height * ratio + 0.5), int(width * ratio + 0.5)
-    top = torch.randint(0, height + 1 - size_y, (n, 1, 1), device=images.device)
-    left = torch.randint(0, width + 1 - size_x, (n, 1, 1), device=images.device)
+    top = shards.rows(lambda rows: torch.randint(0, height + 1 - size_y, (rows, 1, 1), device=images.device), n)
+    left = shards.rows(lambda rows: torch.randint(0, width + 1 - size_x, (rows, 1, 1), device=images.device), n)
     rows = torch.arange(height, device=images.device).view(1, height, 1)
     cols = torch.arange(width, device=images.device).view(1, 1, width)
     hole = (rows >= top) & (rows < top + size_y) & (cols >= left) & (cols < left + size_x)

@@ -15,6 +15,7 @@ from aegan.data.batches import Batches
 from aegan.errors import TrainingDiverged
 from aegan.files import atomic_write_json
 from aegan.training.checkpoint import Checkpoints
+from aegan.training.distributed import SINGLE
 from aegan.training.optimizers import build_optimizer
 
 
@@ -57,20 +58,25 @@ CHECK_EVERY = 100  # steps between checks that the running loss is finite (one h
 def run_epoch(step, images: Batches | torch.Tensor, batch_size: int, shuffle: torch.Generator,
               bar=None, max_steps: int | None = None, epoch: int = 0,
               learning_rate: float | None = None, permutation: torch.Tensor | None = None, first_step: int = 0,
-              loss_sum: torch.Tensor | None = None, after_step=None) -> torch.Tensor:
+              loss_sum: torch.Tensor | None = None, after_step=None, parallel=None) -> torch.Tensor:
     """One pass over `images` in a fresh random order; the summed loss stays on the device.
 
     A resumed epoch passes its `permutation`, the steps already done (`first_step`) and their
     `loss_sum`. `after_step(steps_done, permutation, loss_sum)` runs after every step (checkpoints,
     stop requests). Every CHECK_EVERY steps the running sum is checked: a NaN or infinite loss
-    raises TrainingDiverged naming the epoch and step, before anything more is written."""
+    raises TrainingDiverged naming the epoch and step, before anything more is written.
+    `parallel` (training/distributed.py) gives this process its slice of each batch."""
+    parallel = parallel or SINGLE
     batches = images if isinstance(images, Batches) else Batches(images, None, device=images.device)
     if permutation is None:
         permutation = torch.randperm(len(batches), generator=shuffle)
-    num_steps = -(-len(batches) // batch_size)
+    num_steps = parallel.steps(len(batches), batch_size)
     num_steps = num_steps if max_steps is None else min(max_steps, num_steps)
-    for index, (x, _) in enumerate(batches.epoch(permutation, batch_size, num_steps, first_step), start=first_step):
-        total = step(x)
+    shard = None if parallel.single else parallel.shard
+    for index, (x, _) in enumerate(batches.epoch(permutation, batch_size, num_steps, first_step, shard),
+                                   start=first_step):
+        with parallel.step(min(batch_size, len(batches) - index * batch_size)):
+            total = step(x)
         loss_sum = total.double() if loss_sum is None else loss_sum + total
         if (index + 1) % CHECK_EVERY == 0 and not torch.isfinite(loss_sum):
             raise diverged(epoch, index + 1, "the running training loss", loss_sum.item(), learning_rate)
@@ -95,29 +101,39 @@ def diverged(epoch: int, step: int | None, what: str, value: float, learning_rat
 def train_autoencoder(model, config, train_images: Batches | torch.Tensor, valid_images: Batches | torch.Tensor,
                       run_dir: Path, shuffle: torch.Generator, start_epoch: int = 0,
                       optimizer=None, progress: bool = True, rounded: bool = True,
-                      log: Callable[[str], None] = print, position: dict | None = None, stop=None) -> list[dict]:
+                      log: Callable[[str], None] = print, position: dict | None = None, stop=None,
+                      parallel=SINGLE) -> list[dict]:
     """Train for config.training.num_epochs epochs, validating and checkpointing every epoch.
 
-    Appends one JSON line per epoch to run_dir/metrics.jsonl and returns those records.
+    Appends one JSON line per epoch to run_dir/metrics.jsonl and returns those records. With
+    `parallel` (a torchrun job, training/distributed.py) this process trains on its slice of
+    every batch, and only rank 0 writes.
     """
     training = config.training
     if optimizer is None:
         optimizer = build_optimizer(training.optimizer, model.parameters(), training.learning_rate,
                                     training.momentum)
-    step, step_name = make_train_step(model, training, optimizer)
+    if parallel.single:
+        step, step_name = make_train_step(model, training, optimizer)
+    else:
+        from aegan.training.distributed import autoencoder_step
+
+        step, step_name = autoencoder_step(model, optimizer, parallel), "data_parallel"
     log(f"training step: {step_name}")
-    record_step(run_dir, step_name)
+    if parallel.main:
+        record_step(run_dir, step_name)
     count = len(train_images)
-    values_per_epoch = count * math.prod(train_images.sample_shape if isinstance(train_images, Batches)
-                                         else train_images.shape[1:])
-    steps_per_epoch = -(-count // training.batch_size)
+    steps_per_epoch = parallel.steps(count, training.batch_size)
+    values_per_epoch = min(count, steps_per_epoch * training.batch_size) * math.prod(
+        train_images.sample_shape if isinstance(train_images, Batches) else train_images.shape[1:])
     probe = next(iter(valid_images.in_order(64) if isinstance(valid_images, Batches) else [valid_images[:64]]))
-    checkpoints = Checkpoints(run_dir, model, optimizer, {"shuffle": shuffle}, training, steps_per_epoch, stop,
+    checkpoints = Checkpoints(run_dir, model, optimizer, {"shuffle": shuffle}, training, steps_per_epoch,
+                              parallel.stop_requests(stop), write=parallel.main,
                               health=lambda epoch, step: check_finite(epoch, probe_loss(model, probe), training, step))
     history = []
     best = min((record["loss"] for record in read_metrics(run_dir)), default=math.inf)  # a resumed run's best
     board = None
-    if training.tensorboard:  # imported only when asked for: it needs the tensorboard package
+    if training.tensorboard and parallel.main:  # imported only when asked for: it needs the tensorboard package
         from aegan.training.tensorboard import TensorBoardLog
 
         board = TensorBoardLog(run_dir, model, valid_images, start_epoch)
@@ -136,7 +152,8 @@ def train_autoencoder(model, config, train_images: Batches | torch.Tensor, valid
                   disable=not progress, mininterval=0.5, unit="step") as bar:
             loss_sum = run_epoch(step, train_images, training.batch_size, shuffle, bar, epoch=epoch,
                                  learning_rate=training.learning_rate, permutation=resumed.get("permutation"),
-                                 first_step=first, loss_sum=resumed.get("loss_sum"), after_step=after_step)
+                                 first_step=first, loss_sum=resumed.get("loss_sum"), after_step=after_step,
+                                 parallel=parallel)
             loss = loss_sum.item() / values_per_epoch
         seconds = time.perf_counter() - start_time
         validation = evaluate_reconstruction(model, valid_images, rounded=rounded)
@@ -148,8 +165,9 @@ def train_autoencoder(model, config, train_images: Batches | torch.Tensor, valid
         if rounded:
             record["val_rounded_accuracy"] = validation["rounded_accuracy"]
         record["seconds"] = round(seconds, 4)
-        with open(run_dir / "metrics.jsonl", "a") as handle:
-            handle.write(json.dumps(record, allow_nan=False) + "\n")
+        if parallel.main:
+            with open(run_dir / "metrics.jsonl", "a") as handle:
+                handle.write(json.dumps(record, allow_nan=False) + "\n")
         if board is not None:
             board.epoch(epoch, record)
         checkpoints.epoch_end(epoch, record)

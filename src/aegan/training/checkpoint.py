@@ -147,7 +147,7 @@ class Checkpoints:
     keeps beside the model (a GAN's replay pool)."""
 
     def __init__(self, run_dir: Path, model, optimizers, generators: dict, training, steps_per_epoch: int,
-                 stop=None, health=None, extra=None):
+                 stop=None, health=None, extra=None, write: bool = True):
         self.folder = Path(run_dir) / "checkpoints"
         self.run_dir = Path(run_dir)
         self.model, self.optimizers, self.generators = model, optimizers, generators
@@ -155,20 +155,23 @@ class Checkpoints:
         self.learning_rate = training.learning_rate
         self.steps_per_epoch, self.stop = steps_per_epoch, stop
         self.health, self.extra = health, extra
+        self.write = write  # False on the processes of a data-parallel job other than rank 0
 
-    def _save(self, epoch: int, step: int, where: tuple[int, int | None], **kwargs) -> Path:
+    def _save(self, epoch: int, step: int, where: tuple[int, int | None], **kwargs) -> Path | None:
         if self.health is not None:
             self.health(*where)
+        if not self.write:
+            return None
         tensors, state = self.extra() if self.extra is not None else ({}, {})
         return save_checkpoint(self.folder, epoch, step, self.model, self.optimizers, self.generators,
                                keep=self.keep, extra_tensors=tensors, extra_state=state, **kwargs)
 
-    def initial(self) -> Path:
+    def initial(self) -> Path | None:
         """The untrained (or greedily pretrained) weights, as epoch 0: a run that diverges in its
         first epoch still has a checkpoint to resume from with a lower learning rate."""
         return self._save(0, 0, (1, None), metrics={})
 
-    def epoch_end(self, epoch: int, metrics: dict) -> Path:
+    def epoch_end(self, epoch: int, metrics: dict) -> Path | None:
         return self._save(epoch, epoch * self.steps_per_epoch, (epoch, None), metrics=metrics)
 
     def after_step(self, epoch: int, steps_done: int, position_tensors) -> None:

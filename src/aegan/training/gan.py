@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from aegan.data.batches import Batches
 from aegan.plots import plot_image_grid, save_gif
 from aegan.training.checkpoint import Checkpoints
+from aegan.training.distributed import SINGLE
 from aegan.training.ema import generator_average
 from aegan.training.optimizers import build_optimizer
 from aegan.training.gan_losses import discriminator_loss, generator_loss
@@ -122,11 +123,13 @@ def gan_optimizers(model, training) -> dict:
 def train_gan(model, config, images: Batches, run_dir: Path, shuffle: torch.Generator,
               progress: bool = True, log: Callable[[str], None] = print, start_epoch: int = 0,
               optimizers: dict | None = None, replay_generator: torch.Generator | None = None,
-              position: dict | None = None, stop=None, extra_state: tuple | None = None) -> list[dict]:
+              position: dict | None = None, stop=None, extra_state: tuple | None = None,
+              parallel=SINGLE) -> list[dict]:
     """Train from `start_epoch` to config.training.num_epochs on `images` (with their labels for a
     conditional GAN); `optimizers`, `replay_generator` and `extra_state` (a checkpoint's `extra.`
     tensors without the prefix, its JSON `extra` and the device: the replay pool, the generator's
-    moving average) carry a resumed run's state."""
+    moving average) carry a resumed run's state. With `parallel` (a torchrun job,
+    training/distributed.py) this process trains on its slice of every batch, and only rank 0 writes."""
     from aegan.training.autoencoder import CHECK_EVERY, record_step
 
     training = config.training
@@ -140,20 +143,26 @@ def train_gan(model, config, images: Batches, run_dir: Path, shuffle: torch.Gene
         if average is not None:
             average.load_state_dict({k[len("ema."):]: v.to(extra_state[2]) for k, v in extra_state[0].items()
                                      if k.startswith("ema.")})
-    step, step_name = select_gan_step(model, training, optimizer_d, optimizer_g, replay, average)
+    if parallel.single:
+        step, step_name = select_gan_step(model, training, optimizer_d, optimizer_g, replay, average)
+    else:
+        from aegan.training.distributed import gan_step
+
+        step, step_name = gan_step(model, training, optimizer_d, optimizer_g, replay, average, parallel), "data_parallel"
     log(f"training step: {step_name}")
-    record_step(run_dir, step_name)
+    if parallel.main:
+        record_step(run_dir, step_name)
     conditional = bool(model.config.num_classes)
     device = next(model.parameters()).device
     grid_codings, grid_labels, grid_shape = fixed_codings(model, training.seed)
     grid_codings = grid_codings.to(device)
     grid_labels = None if grid_labels is None else grid_labels.to(device)
     board = None
-    if training.tensorboard:  # imported only when asked for: it needs the tensorboard package
+    if training.tensorboard and parallel.main:  # imported only when asked for: it needs the tensorboard package
         from aegan.training.tensorboard import TensorBoardLog
 
         board = TensorBoardLog(run_dir, model, images, start_epoch, grid_codings, grid_labels, grid_shape)
-    draws_images = len(model.config.input_shape) == 3
+    draws_images = len(model.config.input_shape) == 3 and parallel.main
     if draws_images:
         (run_dir / "samples").mkdir(exist_ok=True)
     batch_size = training.batch_size
@@ -166,7 +175,7 @@ def train_gan(model, config, images: Batches, run_dir: Path, shuffle: torch.Gene
         return tensors, state
 
     checkpoints = Checkpoints(run_dir, model, optimizers, {"shuffle": shuffle, "replay": replay_generator}, training,
-                              steps_per_epoch, stop, extra=extra,
+                              steps_per_epoch, parallel.stop_requests(stop), extra=extra, write=parallel.main,
                               health=lambda epoch, step: check_health(model, grid_codings, grid_labels, step_logits,
                                                                       training, epoch, step))
     sampler = None if average is None else average.module  # the grids show the moving average when there is one
@@ -178,6 +187,11 @@ def train_gan(model, config, images: Batches, run_dir: Path, shuffle: torch.Gene
     if start_epoch == 0 and not position:
         checkpoints.initial()
     deadline = time.monotonic() + 60 * training.time_limit_minutes if training.time_limit_minutes else None
+    shard = None if parallel.single else parallel.shard
+
+    def out_of_time() -> bool:  # agreed on by every process of a data-parallel job
+        return bool(deadline) and bool(parallel.any(time.monotonic() > deadline))
+
     for epoch in range(start_epoch + 1, training.num_epochs + 1):
         start = time.perf_counter()
         resumed = position if position and position["epoch"] == epoch else {}
@@ -191,24 +205,26 @@ def train_gan(model, config, images: Batches, run_dir: Path, shuffle: torch.Gene
 
         with tqdm(total=steps_per_epoch, initial=first, desc=f"epoch {epoch}/{training.num_epochs}", leave=False,
                   disable=not progress, mininterval=0.5, unit="step") as bar:
-            for index, (real, labels) in enumerate(images.epoch(permutation, batch_size, steps_per_epoch, first),
+            for index, (real, labels) in enumerate(images.epoch(permutation, batch_size, steps_per_epoch, first, shard),
                                                    start=first):
-                step_logits.append(step(model.to_training_range(real), labels if conditional else None))
+                with parallel.step(batch_size):
+                    step_logits.append(step(model.to_training_range(real), labels if conditional else None))
                 if (index + 1) % CHECK_EVERY == 0:
                     check_losses(step_logits[-CHECK_EVERY:], training, epoch, index + 1)
                 bar.update()
                 checkpoints.after_step(epoch, index + 1, position_tensors)
-                if deadline and time.monotonic() > deadline:  # training.time_limit_minutes: this epoch ends here
+                if out_of_time():  # training.time_limit_minutes: this epoch ends here
                     break
         record = {"epoch": epoch, **epoch_metrics(step_logits, training.gan_loss), "replayed_batches": replay.replayed,
                   "seconds": round(time.perf_counter() - start, 4)}
-        out_of_time = deadline and time.monotonic() > deadline
-        if out_of_time and len(step_logits) < steps_per_epoch:
+        stopping = out_of_time()
+        if stopping and len(step_logits) < steps_per_epoch:
             record["steps"] = len(step_logits)  # a partial last epoch
         seconds = record["seconds"]
         check_losses(step_logits, training, epoch, None)
-        with open(run_dir / "metrics.jsonl", "a") as handle:
-            handle.write(json.dumps(record, allow_nan=False) + "\n")
+        if parallel.main:
+            with open(run_dir / "metrics.jsonl", "a") as handle:
+                handle.write(json.dumps(record, allow_nan=False) + "\n")
         if board is not None:
             board.epoch(epoch, record)
         if draws_images:
@@ -223,11 +239,11 @@ def train_gan(model, config, images: Batches, run_dir: Path, shuffle: torch.Gene
         history.append(record)
         log(f"epoch {epoch}/{training.num_epochs}  d_loss {record['d_loss']:.4f}  g_loss {record['g_loss']:.4f}  "
             f"D accuracy real {record['d_accuracy_real']:.3f} fake {record['d_accuracy_fake']:.3f}  {seconds:.2f} s")
-        if out_of_time:
+        if stopping:
             log(f"time limit of {training.time_limit_minutes:g} minutes reached in epoch {epoch} after "
                 f"{len(step_logits)} of {steps_per_epoch} steps: training stops here")
             break
-    if grids:
+    if grids and parallel.main:
         save_gif(grids, run_dir / "samples" / "progress.gif")
     if board is not None:
         board.finish(training.num_epochs)

@@ -23,6 +23,8 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from aegan import shards
+
 GAN_LOSSES = ("bce", "minimax", "hinge", "least_squares", "wasserstein")
 
 
@@ -62,7 +64,7 @@ def _input_gradients(discriminate: Callable, inputs: torch.Tensor, labels) -> to
 
 def gradient_penalty(discriminate: Callable, reals: torch.Tensor, fakes: torch.Tensor, labels=None) -> torch.Tensor:
     """WGAN-GP: E[(||grad D(x_hat)|| - 1)^2] on x_hat drawn uniformly between pairs of reals and fakes."""
-    mix = torch.rand((len(reals),) + (1,) * (reals.dim() - 1), device=reals.device)
+    mix = shards.rows(lambda n: torch.rand((n,) + (1,) * (reals.dim() - 1), device=reals.device), len(reals))
     between = reals.detach() + mix * (fakes.detach() - reals.detach())
     norms = _input_gradients(discriminate, between, labels).norm(dim=1)
     return (norms - 1).square().mean()

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import torch
 
+from aegan import shards
+
 from aegan.training.augment import diff_augment
 from aegan.training.gan_losses import discriminator_loss, generator_loss, gradient_penalty, r1_penalty
 
@@ -39,14 +41,18 @@ def make_gan_step(model, optimizer_d, optimizer_g, replay, training=None, networ
     def discriminate(images, labels):
         return networks.discriminate(diff_augment(images, policies) if policies else images, labels)
 
+    def random_labels(n, device):
+        return shards.rows(lambda rows: torch.randint(0, classes, (rows,), device=device), n)
+
     def step(real: torch.Tensor, labels: torch.Tensor | None):
         n = len(real)
         device = real.device
-        codings = torch.randn((critic_steps + 1) * n, model.config.coding_size, device=device)  # n per pass
+        codings = shards.blocks(lambda rows: torch.randn(rows, model.config.coding_size, device=device), n,
+                                critic_steps + 1)  # n per pass
         for critic_step in range(critic_steps):
-            fake_labels = None if labels is None else torch.randint(0, classes, (n,), device=device)
+            fake_labels = None if labels is None else random_labels(n, device)
             with torch.no_grad():
-                fakes = networks.generate(codings[critic_step * n:(critic_step + 1) * n], fake_labels)
+                fakes = networks.generate(codings[critic_step], fake_labels)
             fakes, fake_labels = replay(fakes, fake_labels)
             logits_real = discriminate(real, labels)
             logits_fake = discriminate(fakes, fake_labels)
@@ -60,8 +66,8 @@ def make_gan_step(model, optimizer_d, optimizer_g, replay, training=None, networ
             optimizer_d.step()
         for parameter in discriminator_parameters:
             parameter.requires_grad_(False)
-        g_labels = None if labels is None else torch.randint(0, classes, (n,), device=device)
-        logits = discriminate(networks.generate(codings[critic_steps * n:], g_labels), g_labels)
+        g_labels = None if labels is None else random_labels(n, device)
+        logits = discriminate(networks.generate(codings[critic_steps], g_labels), g_labels)
         g_loss = generator_loss(loss, logits)
         optimizer_g.zero_grad(set_to_none=True)
         g_loss.backward()
