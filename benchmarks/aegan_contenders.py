@@ -26,15 +26,16 @@ from aegan.runs import Run, images_to_tensor
 from aegan.training.autoencoder import make_train_step, run_epoch
 from aegan.training.gan import epoch_metrics, select_gan_step
 from aegan.training.optimizers import build_optimizer
+from aegan.training.precision import Precision
 from aegan.training.replay import ReplayPool
 
 GAN_KINDS = ("gan", "dcgan")
 
 
-def build(preset: str, batch_size: int):
-    """(model, training config) for a preset, at `batch_size`, built for Fashion-MNIST."""
+def build(preset: str, batch_size: int, precision: str = "fp32"):
+    """(model, training config) for a preset, at `batch_size` and `precision`, built for Fashion-MNIST."""
     config = load_config(preset)
-    training = dataclasses.replace(config.training, batch_size=batch_size)
+    training = dataclasses.replace(config.training, batch_size=batch_size, precision=precision)
     return build_model(config.model.for_data(fashion_mnist_spec())), training
 
 
@@ -45,11 +46,12 @@ def parameter_counts(model: nn.Module) -> tuple[int, int]:
     return parameters + statistics_, parameters
 
 
-def time_autoencoder(preset: str, images: torch.Tensor, batch_size: int, steps: int, warmup: int) -> dict:
-    model, training = build(preset, batch_size)
+def time_autoencoder(preset: str, images: torch.Tensor, batch_size: int, steps: int, warmup: int,
+                     precision: str = "fp32") -> dict:
+    model, training = build(preset, batch_size, precision)
     total, trainable = parameter_counts(model)
     optimizer = build_optimizer(training.optimizer, model.parameters(), training.learning_rate, training.momentum)
-    step, step_name = make_train_step(model, training, optimizer)
+    step, step_name = make_train_step(model, training, optimizer, Precision(precision, "cpu"))
     model.train()
     shuffle = torch.Generator().manual_seed(0)
     epoch_steps = math.ceil(len(images) / batch_size)
@@ -64,16 +66,18 @@ def time_autoencoder(preset: str, images: torch.Tensor, batch_size: int, steps: 
             "fast_path": step_name != "autograd", "parameters": trainable, "parameters_all": total}
 
 
-def time_gan(preset: str, images: torch.Tensor, batch_size: int, steps: int, warmup: int) -> dict:
+def time_gan(preset: str, images: torch.Tensor, batch_size: int, steps: int, warmup: int,
+             precision: str = "fp32") -> dict:
     """The inner loop of aegan.training.gan.train_gan, with the step it picks for the preset."""
-    model, training = build(preset, batch_size)
+    model, training = build(preset, batch_size, precision)
     total, trainable = parameter_counts(model)
     images = model.to_training_range(images)
     optimizer_d = build_optimizer(training.optimizer, model.discriminator.parameters(), training.learning_rate,
                                   training.momentum)
     optimizer_g = build_optimizer(training.optimizer, model.generator.parameters(), training.learning_rate,
                                   training.momentum)
-    step, step_name = select_gan_step(model, training, optimizer_d, optimizer_g, ReplayPool(0))
+    step, step_name = select_gan_step(model, training, optimizer_d, optimizer_g, ReplayPool(0),
+                                      precision=Precision(precision, "cpu"))
     fast = step_name != "autograd"
     model.train()
     epoch_steps = len(images) // batch_size  # whole batches only, as train_gan does
@@ -92,11 +96,12 @@ def time_gan(preset: str, images: torch.Tensor, batch_size: int, steps: int, war
             "parameters": trainable, "parameters_all": total}
 
 
-def time_contender(preset: str, kind: str, images: np.ndarray, batch_size: int, steps: int, warmup: int) -> dict:
+def time_contender(preset: str, kind: str, images: np.ndarray, batch_size: int, steps: int, warmup: int,
+                   precision: str = "fp32") -> dict:
     torch.manual_seed(0)
     x = images_to_tensor(images[:, None] if images.ndim == 3 else images)  # (N, 1, 28, 28)
     timer = time_gan if kind in GAN_KINDS else time_autoencoder
-    return timer(preset, x, batch_size, steps, warmup)
+    return timer(preset, x, batch_size, steps, warmup, precision)
 
 
 def encoding_throughput(images: np.ndarray, repeats: int = 3) -> dict:

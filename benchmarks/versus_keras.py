@@ -11,6 +11,8 @@ share a process), alternated within each repeat, the median of the repeats repor
                discriminator.trainable toggled for the GANs
   keras-tuned  the same Keras models and optimizers, one custom training step per call of a
                tf.function (jit_compile where it was faster: keras_peers.JIT_COMPILE)
+  aegan-bf16   with --bf16: aegan's autograd step under bf16 autocast (training.precision), on a
+               CPU with bf16 units (AVX-512 BF16 or AMX); the header names the CPU's units
 Models (all on the real Fashion-MNIST training split, 55,000 images per epoch): stacked_ae
 (batch 32), conv_ae (32), vae (128), gan (32), dcgan (32), stacked_ae_1024 (the stacked AE at
 batch 1024) and encode (aegan only: images per second of Run.encode over all 70,000 images).
@@ -25,7 +27,7 @@ contenders still run):
 
     .venv/bin/pip install -e '.[keras-bench]' -c constraints/cpu.txt
     .venv/bin/python benchmarks/versus_keras.py [--models stacked_ae,gan] [--repeats 3]
-        [--steps N] [--threads N] [--keras-jit auto|on|off] [--json times.json] [--print-keras-models]
+        [--steps N] [--threads N] [--keras-jit auto|on|off] [--bf16] [--json times.json] [--print-keras-models]
 
 or `make bench-keras`. A full run with the default steps takes about 10-20 minutes on 2 cores.
 """
@@ -48,7 +50,7 @@ from pathlib import Path
 import numpy as np
 
 NUM_IMAGES = 55_000
-CONTENDERS = ("aegan", "keras-seed", "keras-tuned")
+CONTENDERS = ("aegan", "keras-seed", "keras-tuned", "aegan-bf16")
 INSTALL_HINT = ("install the extra with `.venv/bin/pip install -e '.[keras-bench]' -c constraints/cpu.txt` "
                 "(or run `make bench-keras`)")
 
@@ -109,7 +111,8 @@ def run_worker(spec: dict) -> dict:
     if task == "encode":
         return aegan_contenders.encoding_throughput(np.load(spec["images"]))
     result = aegan_contenders.time_contender(spec["preset"], spec["kind"], np.load(spec["images"]),
-                                             spec["batch_size"], spec["steps"], spec["warmup"])
+                                             spec["batch_size"], spec["steps"], spec["warmup"],
+                                             spec.get("precision", "fp32"))
     result["versions"] = {"torch": torch.__version__}
     return result
 
@@ -151,6 +154,8 @@ def parse_arguments():
                         help="threads for both frameworks (default: PyTorch's default, one per physical core)")
     parser.add_argument("--keras-jit", choices=("auto", "on", "off"), default="auto",
                         help="jit_compile of keras-tuned's step (auto: per model, whichever was faster here)")
+    parser.add_argument("--bf16", action="store_true",
+                        help="also time aegan in bf16 (training.precision), where the CPU has bf16 units")
     parser.add_argument("--json", metavar="OUT", help="also write all raw times and results to this JSON file")
     parser.add_argument("--print-keras-models", action="store_true",
                         help="first print the Keras models' layers and parameter counts against the book's")
@@ -238,10 +243,18 @@ def main() -> None:
     keras_skipped = "" if keras_available else "TensorFlow is not installed"
     if keras_skipped:
         print(f"keras peers skipped: {keras_skipped}; {INSTALL_HINT}", flush=True)
-    contenders = CONTENDERS if keras_available else ("aegan",)
+    contenders = CONTENDERS[:3] if keras_available else ("aegan",)
+    from aegan.runtime import cpu_description
+    from aegan.training.precision import cpu_bf16_units
+
+    if args.bf16 and cpu_bf16_units():
+        contenders = (*contenders, "aegan-bf16")
+    elif args.bf16:
+        print("--bf16: this CPU has no bf16 units (AVX-512 BF16 or AMX); the bf16 rows are left out", flush=True)
     models = [name for name in args.models if name in BENCHMARKS]
     print(f"versus_keras: {', '.join(args.models)}; {args.repeats} repeats; {threads} threads for "
           f"PyTorch and TensorFlow; {len(train_images):,} training images from {data.source}", flush=True)
+    print(f"CPU: {cpu_description()}", flush=True)
 
     jit_compile = {"auto": None, "on": True, "off": False}[args.keras_jit]
     records = {}
@@ -281,9 +294,10 @@ def main() -> None:
                 # Alternate: each repeat starts with the next contender.
                 order = contenders[repeat % len(contenders):] + contenders[:repeat % len(contenders)]
                 for contender in order:
-                    if contender != "aegan" and not keras_available:
+                    if contender.startswith("keras") and not keras_available:
                         continue
-                    spec = {"task": "aegan" if contender == "aegan" else "keras", "contender": contender,
+                    spec = {"task": "aegan" if contender.startswith("aegan") else "keras", "contender": contender,
+                            "precision": "bf16" if contender == "aegan-bf16" else "fp32",
                             "preset": bench.preset, "kind": bench.kind, "batch_size": bench.batch_size,
                             "steps": record["steps"], "warmup": bench.warmup, "threads": threads,
                             "images": train_path, "jit_compile": jit_compile}
@@ -313,7 +327,8 @@ def main() -> None:
 
     measured_peaks = [p for p in peaks if p is not None]
     peak = statistics.median(measured_peaks) if measured_peaks else float("nan")
-    print(f"\n{'=' * 100}\nversus_keras: {threads} threads, torch {versions.get('torch')}, "
+    print(f"\n{'=' * 100}\nCPU: {cpu_description()}")
+    print(f"versus_keras: {threads} threads, torch {versions.get('torch')}, "
           f"tensorflow {versions.get('tensorflow', 'not run')}, keras {versions.get('keras', 'not run')}")
     print(f"fp32 matmul peak measured in this run: {peak:.1f} GFLOP/s (median of {len(measured_peaks)})")
     for name in models:
@@ -328,19 +343,23 @@ def main() -> None:
                   f"(median of {len(rates)})")
 
     if models:
+        peers = [c for c in contenders if c != "aegan"]
+        faster_keras = "faster keras/" + ("aegan-bf16" if "aegan-bf16" in contenders else "aegan")
         print(f"\n{'model':<24}" + "".join(f"{c:>13}" for c in contenders)
-              + "".join(f"{c + '/aegan':>18}" for c in contenders if c != "aegan"))
+              + "".join(f"{c + '/aegan':>18}" for c in peers)
+              + (f"{faster_keras:>26}" if keras_available and "aegan-bf16" in contenders else ""))
         for name in models:
             record = records[name]
             label = f"{record['label']} (batch {record['batch_size']})"
             medians = record["median"]
             row = f"{label:<24}" + "".join(f"{format_seconds(medians.get(c)):>13}" for c in contenders)
-            for contender in contenders:
-                if contender == "aegan":
-                    continue
+            for contender in peers:
                 ratio = (medians[contender] / medians["aegan"]
                          if medians.get(contender) and medians.get("aegan") else None)
                 row += f"{'-' if ratio is None else f'{ratio:.2f}x':>18}"
+            keras_times = [medians.get(c) for c in ("keras-seed", "keras-tuned") if medians.get(c)]
+            if keras_times and medians.get("aegan-bf16"):
+                row += f"{min(keras_times) / medians['aegan-bf16']:>25.2f}x"
             print(row)
         print("(seconds per epoch of 55,000 images; x/aegan > 1: aegan is faster)")
     if keras_skipped:

@@ -45,6 +45,7 @@ OPTIONS = {  # each option alone, on top of the architecture's preset
     "pack 2": {"model.pack": 2},
     "minibatch std": {"model.minibatch_std": True},
     "ema 0.999": {"training.ema_decay": 0.999},
+    "ema 0.99": {"training.ema_decay": 0.99},
     "diffaugment": {"training.augment": ["translation", "cutout"]},
     "two timescales (adam)": {**ADAM_GAN, "training.generator_learning_rate": 1e-4,
                               "training.discriminator_learning_rate": 4e-4},
@@ -93,8 +94,14 @@ def train_and_measure(preset: str, name: str, overrides: dict, seed: int, epochs
     result = json.loads((out / "evaluation.json").read_text())
     metrics = aegan.Run(out).metrics()
     result["train_minutes"] = sum(record["seconds"] for record in metrics) / 60
+    result["steps"] = sum(record.get("steps", full_epoch_steps(out)) for record in metrics)
     result["path"] = out
     return result
+
+
+def full_epoch_steps(run_dir: Path) -> int:
+    """Steps in a whole epoch: Fashion-MNIST's 55,000 training images in whole batches."""
+    return 55_000 // json.loads((run_dir / "config.json").read_text())["training"]["batch_size"]
 
 
 def mean_sd(values: list[float], digits: int) -> str:
@@ -111,6 +118,9 @@ def main() -> None:
     parser.add_argument("--variants", nargs="+", default=None,
                         help="option names (see OPTIONS), or combinations as 'hinge, pack 2'; default: "
                              "the three of the chapter's table with --epochs, every option with --minutes")
+    parser.add_argument("--section", default="selected",
+                        help="with --variants and --minutes: the results page's section is "
+                             "mode-coverage-ARCHITECTURE-Mmin-SECTION (default: selected)")
     args = parser.parse_args()
     if args.minutes is None and args.epochs is None:
         args.epochs = 5
@@ -125,17 +135,17 @@ def main() -> None:
         floor = results[0]
         stat = {key: mean_sd([r[key] for r in results], digits) for key, digits in
                 (("classes_covered", 1), ("class_kl_to_test", 3), ("fid", 1), ("precision", 3), ("recall", 3),
-                 ("train_minutes", 1))}
+                 ("train_minutes", 1), ("steps", 0))}
         full = sum(r["classes_covered"] == 10 for r in results)
         rows.append(f"| {name} | {stat['classes_covered']} | {full}/{len(results)} | {stat['class_kl_to_test']} | "
-                    f"{stat['fid']} | {stat['precision']} | {stat['recall']} | {stat['train_minutes']} |")
+                    f"{stat['fid']} | {stat['precision']} | {stat['recall']} | {stat['train_minutes']} | {stat['steps']} |")
         print(rows[-1], flush=True)
         samples = aegan.sample(aegan.Run(results[0]["path"]), 8, seed=0)
         grids.append((name, samples))
     budget = f"{args.minutes:g} minutes of training per run" if args.minutes else f"{args.epochs} epochs"
     section = f"mode-coverage-{args.architecture}-{args.minutes:g}min" if args.minutes else "mode-coverage"
     if args.variants and args.minutes:  # a chosen set (combinations, more seeds) gets a section of its own
-        section += "-selected"
+        section += f"-{args.section}"
     image = ROOT / "docs" / "images" / f"{section}.png"
     grid = np.stack([samples for _, samples in grids])
     plot_image_grid(grid, image, title=f"{args.architecture}: 8 samples per variant (rows in table order), "
@@ -148,12 +158,14 @@ def main() -> None:
         + f" --seeds {' '.join(map(str, args.seeds))}`"
         + (" with `--variants`" if args.variants else "") + " on a 2-core CPU; 10,000 samples per run, "
         "mean ± standard deviation over seeds, in the feature space of aegan's own classifier. "
-        "Training minutes are the loop's own (sample grids and checkpoints included, evaluation not).\n",
-        "| variant | classes covered | runs with 10/10 | class KL to test | FID | precision | recall | training minutes |",
-        "|---|---|---|---|---|---|---|---|", *rows,
+        "Training minutes are the loop's own (sample grids and checkpoints included, evaluation not); steps are "
+        "the generator steps taken in them (one per batch of reals), fewer when the machine is busy.\n",
+        "| variant | classes covered | runs with 10/10 | class KL to test | FID | precision | recall | training minutes "
+        "| steps |",
+        "|---|---|---|---|---|---|---|---|---|", *rows,
         f"| floor: 10,000 training vs test images | {floor['classes_covered_floor']} | | "
         f"{floor['class_kl_to_test_floor']:.3f} | {floor['fid_floor']:.1f} | {floor['precision_floor']:.3f} | "
-        f"{floor['recall_floor']:.3f} | |",
+        f"{floor['recall_floor']:.3f} | | |",
         f"\n![samples of each variant](images/{image.name})"])
     write_section(section, table)
     print(table)

@@ -35,6 +35,7 @@ from aegan.runs import CONFIG_FILE, SPEC_FILE, Run, is_run, prepare_run_dir, rea
 from aegan.training.checkpoint import load_checkpoint
 from aegan.training.interrupt import StopRequests
 from aegan.training import distributed
+from aegan.training.precision import check as check_precision
 from aegan.training.optimizers import build_optimizer
 from aegan.runtime import configure_threads, seed_everything, select_device
 from aegan.sampling import interpolate, plot_interpolations, plot_samples, sample
@@ -76,6 +77,7 @@ def train(preset: str, *, data: str | os.PathLike | None = None, out: str | os.P
     if config.training.pretrain_epochs and splits.streamed:
         raise AeganError("training.pretrain_epochs: greedy pretraining keeps every stage's codings in memory, "
                          "and this data is streamed: set data.stream=never, or remove the pretrain_* keys")
+    check_precision(config.training, select_device(config.training.device))  # a refusal before any folder
     with distributed.session(select_device(config.training.device)) as parallel:
         distributed.refuse_unsupported(config, parallel, family)
 
@@ -224,7 +226,8 @@ def _fit(config, splits, run_dir: Path, progress, log, checkpoint=None, parallel
         restore(*checkpoint, model, optimizer, {"shuffle": shuffle}, learning_rate=config.training.learning_rate)
     with StopRequests() as stop, _resume_hint(run_dir, config):
         _train_autoencoder(model, config, splits, train_batches, device, run_dir, shuffle, progress, log,
-                           start_epoch, optimizer, position, stop, resumed=checkpoint is not None, parallel=parallel)
+                           start_epoch, optimizer, position, stop, resumed=checkpoint is not None, parallel=parallel,
+                           scaler_state=checkpoint[1].get("extra", {}).get("grad_scaler") if checkpoint else None)
     return Run(run_dir)
 
 
@@ -243,7 +246,7 @@ def _resume_hint(run_dir: Path, config):
 
 def _train_autoencoder(model, config, splits, train_batches, device, run_dir, shuffle, progress, log,
                        start_epoch: int, optimizer, position, stop, resumed: bool = False,
-                       parallel=distributed.SINGLE) -> None:
+                       parallel=distributed.SINGLE, scaler_state: dict | None = None) -> None:
     from aegan.evaluation import vae_report
     from aegan.training import evaluate_reconstruction, train_autoencoder
     from aegan.training.greedy import greedy_pretrain
@@ -256,7 +259,7 @@ def _train_autoencoder(model, config, splits, train_batches, device, run_dir, sh
         greedy_pretrain(model, config, train_batches.all(), valid_batches.all(), run_dir, shuffle, log=log)
     train_autoencoder(model, config, train_batches, valid_batches, run_dir, shuffle, start_epoch=start_epoch,
                       optimizer=optimizer, progress=progress, rounded=rounded, log=log, position=position, stop=stop,
-                      parallel=parallel)
+                      parallel=parallel, scaler_state=scaler_state)
     if not parallel.main:  # rank 0 measures the test split
         return
     test_batches = Batches(splits.test, spec, device, splits.streamed, labels=False)

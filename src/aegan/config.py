@@ -137,6 +137,9 @@ class TrainingConfig:
     # (reconstructions or samples) and histograms (codings, or a GAN discriminator's logits), and the
     # embedding projector at the end. Same weights as without; needs pip install 'aegan[tensorboard]'.
     tensorboard: bool = False
+    # Mixed precision (training/precision.py): "fp32", or autocast to "bf16" (CPUs with AVX-512 BF16
+    # or AMX, GPUs) or "fp16" (GPUs; with a gradient scaler). The hand-derived fast steps are fp32 only.
+    precision: str = "fp32"
 
     def __post_init__(self):
         _check_positive("training.num_epochs", self.num_epochs)
@@ -144,6 +147,7 @@ class TrainingConfig:
         _check_positive("training.learning_rate", self.learning_rate)
         _check_choice("training.optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("training.device", self.device, DEVICES)
+        _check_choice("training.precision", self.precision, ("fp32", "bf16", "fp16"))
         if not 0 <= self.momentum < 1:
             raise AeganError(f"training.momentum={self.momentum}: expected 0 <= momentum < 1")
         if self.num_threads < 0:

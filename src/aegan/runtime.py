@@ -15,6 +15,28 @@ def select_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+ISA_FLAGS = {"avx2": "AVX2", "avx512f": "AVX-512", "avx512_vnni": "AVX-512 VNNI", "avx512_bf16": "AVX-512 BF16",
+             "amx_tile": "AMX", "amx_bf16": "AMX BF16"}
+
+
+def cpu_description() -> str:
+    """The CPU's model name, its vector extensions that matter to PyTorch's kernels, and the ones
+    PyTorch uses; for benchmark headers, since these machines differ."""
+    import platform
+    from pathlib import Path
+
+    name, flags = platform.processor() or platform.machine(), set()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            if line.startswith("model name") and ":" in line:
+                name = line.split(":", 1)[1].strip()
+            elif line.startswith("flags") and ":" in line:
+                flags.update(line.split(":", 1)[1].split())
+    isa = ", ".join(label for flag, label in ISA_FLAGS.items() if flag in flags) or "no flags readable"
+    return f"{name}; {isa}; torch kernels {torch.backends.cpu.get_cpu_capability()}"
+
+
 def configure_threads(num_threads: int = 0) -> int:
     """Set PyTorch's intra-op threads (0 keeps its default: one per physical core)."""
     if num_threads > 0:

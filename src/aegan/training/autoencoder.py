@@ -16,6 +16,8 @@ from aegan.errors import TrainingDiverged
 from aegan.files import atomic_write_json
 from aegan.training.checkpoint import Checkpoints
 from aegan.training.distributed import SINGLE
+from aegan.training.precision import Precision
+from aegan.training.precision import check as check_precision
 from aegan.training.optimizers import build_optimizer
 
 
@@ -41,7 +43,7 @@ def evaluate_reconstruction(model, images: Batches | torch.Tensor, batch_size: i
     return result
 
 
-def make_train_step(model, training, optimizer) -> tuple[Callable[[torch.Tensor], torch.Tensor], str]:
+def make_train_step(model, training, optimizer, precision=None) -> tuple[Callable[[torch.Tensor], torch.Tensor], str]:
     """(a function that takes one optimisation step on a batch and returns its summed loss, its name).
 
     training/fast_steps.py chooses a hand-derived step where one applies (same results, faster);
@@ -49,7 +51,9 @@ def make_train_step(model, training, optimizer) -> tuple[Callable[[torch.Tensor]
     """
     from aegan.training.fast_steps import select_autoencoder_step
 
-    return select_autoencoder_step(model, training, optimizer)
+    from aegan.training.precision import FP32
+
+    return select_autoencoder_step(model, training, optimizer, precision or FP32)
 
 
 CHECK_EVERY = 100  # steps between checks that the running loss is finite (one host sync each)
@@ -102,24 +106,29 @@ def train_autoencoder(model, config, train_images: Batches | torch.Tensor, valid
                       run_dir: Path, shuffle: torch.Generator, start_epoch: int = 0,
                       optimizer=None, progress: bool = True, rounded: bool = True,
                       log: Callable[[str], None] = print, position: dict | None = None, stop=None,
-                      parallel=SINGLE) -> list[dict]:
+                      parallel=SINGLE, scaler_state: dict | None = None) -> list[dict]:
     """Train for config.training.num_epochs epochs, validating and checkpointing every epoch.
 
     Appends one JSON line per epoch to run_dir/metrics.jsonl and returns those records. With
     `parallel` (a torchrun job, training/distributed.py) this process trains on its slice of
-    every batch, and only rank 0 writes.
+    every batch, and only rank 0 writes. `scaler_state` is a resumed fp16 run's gradient scaler.
     """
     training = config.training
     if optimizer is None:
         optimizer = build_optimizer(training.optimizer, model.parameters(), training.learning_rate,
                                     training.momentum)
+    device = next(model.parameters()).device
+    precision = Precision(training.precision, device)
+    precision.load_state(scaler_state)
     if parallel.single:
-        step, step_name = make_train_step(model, training, optimizer)
+        step, step_name = make_train_step(model, training, optimizer, precision)
     else:
         from aegan.training.distributed import autoencoder_step
 
-        step, step_name = autoencoder_step(model, optimizer, parallel), "data_parallel"
+        step, step_name = autoencoder_step(model, optimizer, parallel, precision), "data_parallel"
     log(f"training step: {step_name}")
+    if (line := check_precision(training, device)) is not None:
+        log(line)
     if parallel.main:
         record_step(run_dir, step_name)
     count = len(train_images)
@@ -129,6 +138,7 @@ def train_autoencoder(model, config, train_images: Batches | torch.Tensor, valid
     probe = next(iter(valid_images.in_order(64) if isinstance(valid_images, Batches) else [valid_images[:64]]))
     checkpoints = Checkpoints(run_dir, model, optimizer, {"shuffle": shuffle}, training, steps_per_epoch,
                               parallel.stop_requests(stop), write=parallel.main,
+                              extra=(lambda: ({}, {"grad_scaler": precision.state()})) if precision.scaler else None,
                               health=lambda epoch, step: check_finite(epoch, probe_loss(model, probe), training, step))
     history = []
     best = min((record["loss"] for record in read_metrics(run_dir)), default=math.inf)  # a resumed run's best

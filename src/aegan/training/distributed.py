@@ -324,16 +324,21 @@ class _LossOf(nn.Module):
         return self.model.loss_terms(x)["loss"]
 
 
-def autoencoder_step(model, optimizer, parallel: DataParallel):
+def autoencoder_step(model, optimizer, parallel: DataParallel, precision=None):
     """step(x) on this process's slice: backward through DDP (which averages the gradients), the
     optimizer's step; returns the global batch's summed loss, the same on every process."""
+    from aegan.training.precision import FP32
+
+    precision = precision or FP32
     wrapped = parallel.wrap(_LossOf(model))
 
     def step(x: torch.Tensor) -> torch.Tensor:
         optimizer.zero_grad(set_to_none=True)
-        loss = wrapped(x)
-        (loss * parallel.share(len(x))).backward()
-        optimizer.step()
+        with precision.autocast():
+            loss = wrapped(x).float()
+        precision.backward(loss * parallel.share(len(x)))
+        precision.step(optimizer)
+        precision.update()
         return parallel.sum(loss.detach().double() * x.numel())
 
     return step
@@ -360,13 +365,14 @@ class DataParallelNetworks:
         return self.model.discriminate(images, labels, discriminator=self.discriminator if trains else None)
 
 
-def gan_step(model, training, optimizer_d, optimizer_g, replay, average, parallel: DataParallel):
+def gan_step(model, training, optimizer_d, optimizer_g, replay, average, parallel: DataParallel, precision=None):
     """training/gan_step.py's step through DataParallelNetworks; returns the logits of every
     process, gathered in the layout of one process's step on the global batch."""
     from aegan.training.gan_step import make_gan_step
 
     step = make_gan_step(model, optimizer_d, optimizer_g, replay, training,
-                         networks=DataParallelNetworks(model, parallel), average=average)
+                         networks=DataParallelNetworks(model, parallel), average=average,
+                         **({"precision": precision} if precision is not None else {}))
 
     def gathered(real, labels):
         d_logits, g_logits = step(real, labels)

@@ -21,25 +21,35 @@ from typing import Callable
 import torch
 
 from aegan.training import fast_conv, fast_dense, fast_gan, fast_vae
+from aegan.training.precision import FP32, Precision
 
 AUTOENCODER_STEPS = ("fast_dense", "fast_vae", "fast_conv_autoencoder", "autograd")
 GAN_STEPS = ("fast_gan", "fast_dcgan", "autograd")
 
 
-def autograd_step(model, optimizer) -> Callable[[torch.Tensor], torch.Tensor]:
-    """The plain autoencoder step: loss_terms, backward, the optimizer's step; returns the summed loss."""
+def autograd_step(model, optimizer, precision: Precision = FP32) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The plain autoencoder step: loss_terms (under autocast with mixed precision), backward, the
+    optimizer's step; returns the summed loss."""
 
     def step(x: torch.Tensor) -> torch.Tensor:
         optimizer.zero_grad(set_to_none=True)
-        loss = model.loss_terms(x)["loss"]
-        loss.backward()
-        optimizer.step()
+        with precision.autocast():
+            loss = model.loss_terms(x)["loss"].float()
+        precision.backward(loss)
+        precision.step(optimizer)
+        precision.update()
         return loss.detach() * x.numel()
 
     return step
 
 
-def select_autoencoder_step(model, training, optimizer) -> tuple[Callable[[torch.Tensor], torch.Tensor], str]:
+def fast_allowed(training) -> bool:
+    """The hand-derived steps: on unless training.fast_path is off, and fp32 only."""
+    return training.fast_path and getattr(training, "precision", "fp32") == "fp32"
+
+
+def select_autoencoder_step(model, training, optimizer,
+                            precision: Precision = FP32) -> tuple[Callable[[torch.Tensor], torch.Tensor], str]:
     """(step, name): step(x) takes one optimisation step on a batch x (N, *input_shape) and
     returns the batch's summed loss (the mean loss times x.numel()).
 
@@ -47,14 +57,14 @@ def select_autoencoder_step(model, training, optimizer) -> tuple[Callable[[torch
     are the same); fast_vae runs RMSprop on the optimizer's own state; fast_conv_autoencoder
     keeps autograd and the optimizer.
     """
-    if training.fast_path and fast_dense.supports(model, training):
+    if fast_allowed(training) and fast_dense.supports(model, training):
         fast_step = fast_dense.FastDenseSGD(model, training.learning_rate)
         return (lambda x: fast_step(x.reshape(len(x), -1))), "fast_dense"
-    if training.fast_path and fast_vae.supports(model, training):
+    if fast_allowed(training) and fast_vae.supports(model, training):
         return fast_vae.make_vae_step(model, optimizer), "fast_vae"
-    if training.fast_path and fast_conv.supports_autoencoder(model, training):
+    if fast_allowed(training) and fast_conv.supports_autoencoder(model, training):
         return fast_conv.make_autoencoder_step(model, optimizer), "fast_conv_autoencoder"
-    return autograd_step(model, optimizer), "autograd"
+    return autograd_step(model, optimizer, precision), "autograd"
 
 
 def plain_gan(model, training, average=None) -> bool:
@@ -67,15 +77,16 @@ def plain_gan(model, training, average=None) -> bool:
             and not getattr(config, "minibatch_std", False))
 
 
-def select_gan_step(model, training, optimizer_d, optimizer_g, replay, average=None):
+def select_gan_step(model, training, optimizer_d, optimizer_g, replay, average=None, precision: Precision = FP32):
     """(step, name): step(real, labels) takes the two-phase step on a batch of reals (in the
     training range, model.to_training_range) and returns D's logits on [reals; fakes] and on
     phase 2's fakes (training/gan_step.py's make_gan_step contract)."""
     plain = plain_gan(model, training, average)
-    if training.fast_path and plain and fast_gan.supports(model, training):
+    if fast_allowed(training) and plain and fast_gan.supports(model, training):
         return fast_gan.make_fast_gan_step(model, optimizer_d, optimizer_g, replay), "fast_gan"
-    if training.fast_path and plain and fast_conv.supports_gan(model, training):
+    if fast_allowed(training) and plain and fast_conv.supports_gan(model, training):
         return fast_conv.make_dcgan_step(model, optimizer_d, optimizer_g, replay), "fast_dcgan"
     from aegan.training.gan_step import make_gan_step
 
-    return make_gan_step(model, optimizer_d, optimizer_g, replay, training, average=average), "autograd"
+    return make_gan_step(model, optimizer_d, optimizer_g, replay, training, average=average,
+                         precision=precision), "autograd"

@@ -23,6 +23,8 @@ from aegan.data.batches import Batches
 from aegan.plots import plot_image_grid, save_gif
 from aegan.training.checkpoint import Checkpoints
 from aegan.training.distributed import SINGLE
+from aegan.training.precision import Precision
+from aegan.training.precision import check as check_precision
 from aegan.training.ema import generator_average
 from aegan.training.optimizers import build_optimizer
 from aegan.training.gan_losses import discriminator_loss, generator_loss
@@ -103,11 +105,12 @@ def check_health(model, codings, labels, step_logits: list, training, epoch: int
 CHECK_LAST = 10  # steps whose losses a checkpoint's health check looks at
 
 
-def select_gan_step(model, training, optimizer_d, optimizer_g, replay: ReplayPool, average=None):
+def select_gan_step(model, training, optimizer_d, optimizer_g, replay: ReplayPool, average=None, precision=None):
     """(step, name): training/fast_steps.py picks the fastest step that gives the same results."""
     from aegan.training.fast_steps import select_gan_step as select
+    from aegan.training.precision import FP32
 
-    return select(model, training, optimizer_d, optimizer_g, replay, average)
+    return select(model, training, optimizer_d, optimizer_g, replay, average, precision or FP32)
 
 
 def gan_optimizers(model, training) -> dict:
@@ -143,17 +146,23 @@ def train_gan(model, config, images: Batches, run_dir: Path, shuffle: torch.Gene
         if average is not None:
             average.load_state_dict({k[len("ema."):]: v.to(extra_state[2]) for k, v in extra_state[0].items()
                                      if k.startswith("ema.")})
+    device = next(model.parameters()).device
+    precision = Precision(training.precision, device)
+    if extra_state:
+        precision.load_state(extra_state[1].get("grad_scaler"))
     if parallel.single:
-        step, step_name = select_gan_step(model, training, optimizer_d, optimizer_g, replay, average)
+        step, step_name = select_gan_step(model, training, optimizer_d, optimizer_g, replay, average, precision)
     else:
         from aegan.training.distributed import gan_step
 
-        step, step_name = gan_step(model, training, optimizer_d, optimizer_g, replay, average, parallel), "data_parallel"
+        step, step_name = gan_step(model, training, optimizer_d, optimizer_g, replay, average, parallel,
+                                   precision), "data_parallel"
     log(f"training step: {step_name}")
+    if (line := check_precision(training, device)) is not None:
+        log(line)
     if parallel.main:
         record_step(run_dir, step_name)
     conditional = bool(model.config.num_classes)
-    device = next(model.parameters()).device
     grid_codings, grid_labels, grid_shape = fixed_codings(model, training.seed)
     grid_codings = grid_codings.to(device)
     grid_labels = None if grid_labels is None else grid_labels.to(device)
@@ -172,6 +181,8 @@ def train_gan(model, config, images: Batches, run_dir: Path, shuffle: torch.Gene
         tensors, state = replay.state()
         if average is not None:
             tensors.update({f"ema.{k}": v for k, v in average.state_dict().items()})
+        if precision.scaler is not None:
+            state = {**state, "grad_scaler": precision.state()}
         return tensors, state
 
     checkpoints = Checkpoints(run_dir, model, optimizers, {"shuffle": shuffle, "replay": replay_generator}, training,

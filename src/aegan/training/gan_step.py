@@ -20,15 +20,18 @@ from aegan import shards
 
 from aegan.training.augment import diff_augment
 from aegan.training.gan_losses import discriminator_loss, generator_loss, gradient_penalty, r1_penalty
+from aegan.training.precision import FP32, Precision
 
 
-def make_gan_step(model, optimizer_d, optimizer_g, replay, training=None, networks=None, average=None):
+def make_gan_step(model, optimizer_d, optimizer_g, replay, training=None, networks=None, average=None,
+                  precision: Precision = FP32):
     """step(real, labels) -> (D's logits on [reals; fakes] of the last critic step, D's logits on
     phase 2's fakes), for training/gan.py's epoch_metrics.
 
     `networks` (default: the model) provides generate() and discriminate(): training/fast_conv.py
     passes the same networks computed faster. `average` is the generator's moving average
-    (training/ema.py), updated after each generator step.
+    (training/ema.py), updated after each generator step. `precision` (training/precision.py)
+    runs the forward passes under autocast and the backward passes through its gradient scaler.
     """
     networks = model if networks is None else networks
     discriminator_parameters = list(model.discriminator.parameters())
@@ -51,27 +54,31 @@ def make_gan_step(model, optimizer_d, optimizer_g, replay, training=None, networ
                                 critic_steps + 1)  # n per pass
         for critic_step in range(critic_steps):
             fake_labels = None if labels is None else random_labels(n, device)
-            with torch.no_grad():
-                fakes = networks.generate(codings[critic_step], fake_labels)
-            fakes, fake_labels = replay(fakes, fake_labels)
-            logits_real = discriminate(real, labels)
-            logits_fake = discriminate(fakes, fake_labels)
-            d_loss = discriminator_loss(loss, logits_real, logits_fake)
-            if penalty:
-                d_loss = d_loss + penalty * gradient_penalty(discriminate, real, fakes, labels)
-            if r1:
-                d_loss = d_loss + r1 * r1_penalty(discriminate, real, labels)
+            with precision.autocast():
+                with torch.no_grad():
+                    fakes = networks.generate(codings[critic_step], fake_labels).float()
+                fakes, fake_labels = replay(fakes, fake_labels)
+                logits_real = discriminate(real, labels).float()
+                logits_fake = discriminate(fakes, fake_labels).float()
+                d_loss = discriminator_loss(loss, logits_real, logits_fake)
+                if penalty:
+                    d_loss = d_loss + penalty * gradient_penalty(discriminate, real, fakes, labels)
+                if r1:
+                    d_loss = d_loss + r1 * r1_penalty(discriminate, real, labels)
             optimizer_d.zero_grad(set_to_none=True)
-            d_loss.backward()
-            optimizer_d.step()
+            precision.backward(d_loss)
+            precision.step(optimizer_d)
+            precision.update()
         for parameter in discriminator_parameters:
             parameter.requires_grad_(False)
         g_labels = None if labels is None else random_labels(n, device)
-        logits = discriminate(networks.generate(codings[critic_steps], g_labels), g_labels)
-        g_loss = generator_loss(loss, logits)
+        with precision.autocast():
+            logits = discriminate(networks.generate(codings[critic_steps], g_labels), g_labels).float()
+            g_loss = generator_loss(loss, logits)
         optimizer_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        optimizer_g.step()
+        precision.backward(g_loss)
+        precision.step(optimizer_g)
+        precision.update()
         for parameter in discriminator_parameters:
             parameter.requires_grad_(True)
         if average is not None:
