@@ -77,15 +77,16 @@ def build(preset: str, device: torch.device, precision: str):
 
 
 def plain_autoencoder_step(model, training, precision: Precision):
+    """The textbook step: torch.autocast (bf16 needs no scaler), backward, the optimizer."""
     optimizer = build_optimizer(training.optimizer, model.parameters(), training.learning_rate, training.momentum)
+    device_type = next(model.parameters()).device.type
 
     def step(x):
+        with torch.autocast(device_type, dtype=precision.dtype or torch.float32, enabled=precision.mixed):
+            loss = model.loss_terms(x)["loss"]
         optimizer.zero_grad(set_to_none=True)
-        with precision.autocast():
-            loss = model.loss_terms(x)["loss"].float()
-        precision.backward(loss)
-        precision.step(optimizer)
-        precision.update()
+        loss.backward()
+        optimizer.step()
 
     return step
 

@@ -35,3 +35,13 @@ def trained_run(fashion, tmp_path_factory):
 
     return aegan.train("stacked_ae", epochs=1, out=tmp_path_factory.mktemp("runs") / "one-epoch",
                        progress=False, log=lambda message: None)
+
+
+@pytest.fixture(scope="session")
+def random_images(tmp_path_factory):
+    """240 random 1x8x8 uint8 images in a .npy file: tiny data for training tests."""
+    import numpy as np
+
+    path = tmp_path_factory.mktemp("data") / "images.npy"
+    np.save(path, (np.random.default_rng(0).random((240, 1, 8, 8)) * 255).astype(np.uint8))
+    return path

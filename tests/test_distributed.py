@@ -26,11 +26,9 @@ from aegan.training.distributed import DataParallel
 QUIET = {"progress": False, "log": lambda message: None}
 
 
-@pytest.fixture(scope="module")
-def images(tmp_path_factory):
-    path = tmp_path_factory.mktemp("data") / "images.npy"
-    np.save(path, (np.random.default_rng(0).random((240, 1, 8, 8)) * 255).astype(np.uint8))
-    return path
+@pytest.fixture
+def images(random_images):
+    return random_images
 
 
 def torchrun(*args, processes: int = 2, **kwargs) -> list[str]:

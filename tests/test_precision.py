@@ -2,7 +2,6 @@
 
 import hashlib
 
-import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -16,11 +15,9 @@ from aegan.training.precision import Precision, cpu_bf16_units
 QUIET = {"progress": False, "log": lambda message: None}
 
 
-@pytest.fixture(scope="module")
-def images(tmp_path_factory):
-    path = tmp_path_factory.mktemp("data") / "images.npy"
-    np.save(path, (np.random.default_rng(0).random((240, 1, 8, 8)) * 255).astype(np.uint8))
-    return path
+@pytest.fixture
+def images(random_images):
+    return random_images
 
 
 def test_bf16_units_are_read_from_the_cpus_flags():
