@@ -102,17 +102,17 @@ def plain_gan_step(model, training, precision: Precision):
         fake_labels = None if labels is None else torch.randint(0, classes, (n,), device=real.device)
         with precision.autocast():
             with torch.no_grad():
-                fakes = model.generate(codings[:n], fake_labels).float()
-            loss = discriminator_loss(training.gan_loss, model.discriminate(real, labels).float(),
-                                      model.discriminate(fakes, fake_labels).float())
+                fakes = precision.full(model.generate(codings[:n], fake_labels))
+            loss = discriminator_loss(training.gan_loss, precision.full(model.discriminate(real, labels)),
+                                      precision.full(model.discriminate(fakes, fake_labels)))
         d_optimizer.zero_grad(set_to_none=True)
         precision.backward(loss)
         precision.step(d_optimizer)
         precision.update()
         model.discriminator.requires_grad_(False)
         with precision.autocast():
-            loss = generator_loss(training.gan_loss, model.discriminate(model.generate(codings[n:], fake_labels),
-                                                                         fake_labels).float())
+            loss = generator_loss(training.gan_loss, precision.full(model.discriminate(
+                model.generate(codings[n:], fake_labels), fake_labels)))
         g_optimizer.zero_grad(set_to_none=True)
         precision.backward(loss)
         precision.step(g_optimizer)

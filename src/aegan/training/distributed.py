@@ -335,7 +335,7 @@ def autoencoder_step(model, optimizer, parallel: DataParallel, precision=None):
     def step(x: torch.Tensor) -> torch.Tensor:
         optimizer.zero_grad(set_to_none=True)
         with precision.autocast():
-            loss = wrapped(x).float()
+            loss = precision.full(wrapped(x))
         precision.backward(loss * parallel.share(len(x)))
         precision.step(optimizer)
         precision.update()

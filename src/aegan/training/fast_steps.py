@@ -34,7 +34,7 @@ def autograd_step(model, optimizer, precision: Precision = FP32) -> Callable[[to
     def step(x: torch.Tensor) -> torch.Tensor:
         optimizer.zero_grad(set_to_none=True)
         with precision.autocast():
-            loss = model.loss_terms(x)["loss"].float()
+            loss = precision.full(model.loss_terms(x)["loss"])
         precision.backward(loss)
         precision.step(optimizer)
         precision.update()

@@ -56,10 +56,10 @@ def make_gan_step(model, optimizer_d, optimizer_g, replay, training=None, networ
             fake_labels = None if labels is None else random_labels(n, device)
             with precision.autocast():
                 with torch.no_grad():
-                    fakes = networks.generate(codings[critic_step], fake_labels).float()
+                    fakes = precision.full(networks.generate(codings[critic_step], fake_labels))
                 fakes, fake_labels = replay(fakes, fake_labels)
-                logits_real = discriminate(real, labels).float()
-                logits_fake = discriminate(fakes, fake_labels).float()
+                logits_real = precision.full(discriminate(real, labels))
+                logits_fake = precision.full(discriminate(fakes, fake_labels))
                 d_loss = discriminator_loss(loss, logits_real, logits_fake)
                 if penalty:
                     d_loss = d_loss + penalty * gradient_penalty(discriminate, real, fakes, labels)
@@ -73,7 +73,7 @@ def make_gan_step(model, optimizer_d, optimizer_g, replay, training=None, networ
             parameter.requires_grad_(False)
         g_labels = None if labels is None else random_labels(n, device)
         with precision.autocast():
-            logits = discriminate(networks.generate(codings[critic_steps], g_labels), g_labels).float()
+            logits = precision.full(discriminate(networks.generate(codings[critic_steps], g_labels), g_labels))
             g_loss = generator_loss(loss, logits)
         optimizer_g.zero_grad(set_to_none=True)
         precision.backward(g_loss)

@@ -89,6 +89,12 @@ class Precision:
         if self.scaler is not None:
             self.scaler.update()
 
+    @staticmethod
+    def full(tensor: torch.Tensor) -> torch.Tensor:
+        """A tensor autocast made bf16 or fp16, back in fp32 (losses, logits, fakes); others as they are
+        (float64 stays float64)."""
+        return tensor.float() if tensor.dtype in (torch.bfloat16, torch.float16) else tensor
+
     def state(self) -> dict | None:
         """The gradient scaler's state for a checkpoint's JSON (None without one)."""
         return None if self.scaler is None else self.scaler.state_dict()
