@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 from pathlib import Path
 
 import aegan
 from aegan.api import evaluate
+from aegan.runtime import cpu_description
 from aegan.training.precision import cpu_bf16_units
 from results_page import write_section
 
@@ -58,7 +58,6 @@ def main() -> None:
     parser.add_argument("--precisions", nargs="+", default=["bf16"], choices=["bf16", "fp16"])
     args = parser.parse_args()
     units = cpu_bf16_units()
-    cpu = platform.processor() or platform.machine()
     rows = []
     for preset in args.presets:
         epochs = PRESETS[preset]
@@ -71,10 +70,11 @@ def main() -> None:
                         f"{fp32['seconds']:.2f} ({fp32['step']}) | {plain['seconds']:.2f} | {low['seconds']:.2f} | "
                         f"{plain['seconds'] / low['seconds']:.2f}x |")
             print(rows[-1], flush=True)
-    units_text = ("with " + " and ".join(units)) if units else ("without bf16 units" if units == [] else "")
+    units_text = ("bf16 units: " + " and ".join(units)) if units else ("no bf16 units" if units == [] else "")
     table = "\n".join([
         "## Mixed precision against fp32\n",
-        f"Made by `.venv/bin/python scripts/precision_table.py` on a 2-core CPU ({cpu}, {units_text}): each preset "
+        f"Made by `.venv/bin/python scripts/precision_table.py --presets {' '.join(args.presets)}` on a 2-core CPU "
+        f"({cpu_description()}; {units_text}): each preset "
         "trained on Fashion-MNIST from the same seed for the epochs shown, in fp32 as it trains by default (its "
         "hand-derived fast step where it has one), in fp32 with autograd (the step that mixed precision "
         "autocasts) and in the lower precision. Metric: test loss / rounded accuracy for the autoencoders, FID / "

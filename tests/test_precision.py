@@ -95,6 +95,7 @@ def test_an_fp16_run_resumed_after_an_epoch_equals_an_uninterrupted_one(images, 
     assert sha(resumed) == sha(full)
 
 
+@pytest.mark.slow
 def test_bf16_trains_to_about_the_fp32_loss(images, tmp_path):
     losses = {}
     for precision in ("fp32", "bf16"):
