@@ -86,7 +86,8 @@ def test_evaluate_writes_the_representation_keys(fashion, tmp_path):
     result = aegan.api.evaluate(run)
     saved = json.loads((run.path / "evaluation.json").read_text())
     for key in ("linear_probe_accuracy", "knn_accuracy", "pca_linear_probe_accuracy", "pca_knn_accuracy",
-                "tsne_trustworthiness", "reconstruction_loss"):
+                "tsne_trustworthiness", "reconstruction_loss", "pca10_linear_probe_accuracy", "pca30_knn_accuracy",
+                "pca64_linear_probe_accuracy"):
         assert saved[key] == result[key]
     assert result["coding_dimensions"] == result["pca_components"] == 30
     # one epoch on 3,000 images already gives codings far better than chance (0.1)
@@ -106,6 +107,25 @@ def test_report_for_few_features_few_samples_and_any_class_count():
     assert report["coding_dimensions"] == 8 and report["pca_components"] == 3
     assert report["tsne_points"] == 26 and 0 < report["tsne_trustworthiness"] <= 1
     assert report["linear_probe_accuracy"] > 1 / 13 and report["pca_knn_accuracy"] > 1 / 13
+    assert {key for key in report if key.startswith("pca3")} == {"pca3_linear_probe_accuracy", "pca3_knn_accuracy"}
+    assert not any(key.startswith(("pca10", "pca30", "pca64")) for key in report)  # capped at 3 features
     small = representation_report(train[:6] @ lift, train_labels[:6] % 2, test[:4] @ lift, test_labels[:4] % 2,
                                   train[:6], test[:4], tsne_points=4)
     assert small["pca_components"] == 3 and small["tsne_points"] == 4
+
+
+def test_pca_is_also_probed_at_10_30_and_64_components():
+    """Codings that are PCA's first 10 components probe like the report's pca10 column; the larger
+    levels are capped at the data's 40 features and are at least as good on data PCA suits."""
+    from sklearn.decomposition import PCA
+
+    rng = np.random.default_rng(0)
+    labels = np.arange(600) % 4
+    data = rng.normal(size=(4, 40))[labels] * 0.5 + rng.normal(size=(600, 40))
+    train, test = data[:400], data[400:]
+    codings = PCA(n_components=10, svd_solver="full").fit(train)
+    report = representation_report(codings.transform(train), labels[:400], codings.transform(test), labels[400:],
+                                   train, test, tsne_points=50)
+    assert report["linear_probe_accuracy"] == pytest.approx(report["pca10_linear_probe_accuracy"], abs=1e-9)
+    assert report["knn_accuracy"] == pytest.approx(report["pca10_knn_accuracy"], abs=1e-9)
+    assert {"pca30_knn_accuracy", "pca40_knn_accuracy"} <= set(report) and "pca64_knn_accuracy" not in report

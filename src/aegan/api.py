@@ -74,6 +74,9 @@ def train(preset: str, *, data: str | os.PathLike | None = None, out: str | os.P
     if config.training.time_limit_minutes and family.training_loop != "gan":
         raise AeganError(f"training.time_limit_minutes={config.training.time_limit_minutes:g} applies to GANs only: "
                          "remove it, or set training.num_epochs")
+    if config.training.learning_rate_schedule != "constant" and family.training_loop != "autoencoder":
+        raise AeganError(f"training.learning_rate_schedule={config.training.learning_rate_schedule!r} applies to "
+                         "autoencoders only: remove it, or set it to 'constant'")
     if config.training.pretrain_epochs and splits.streamed:
         raise AeganError("training.pretrain_epochs: greedy pretraining keeps every stage's codings in memory, "
                          "and this data is streamed: set data.stream=never, or remove the pretrain_* keys")

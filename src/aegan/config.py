@@ -140,6 +140,9 @@ class TrainingConfig:
     # Mixed precision (training/precision.py): "fp32", or autocast to "bf16" (CPUs with AVX-512 BF16
     # or AMX, GPUs) or "fp16" (GPUs; with a gradient scaler). The hand-derived fast steps are fp32 only.
     precision: str = "fp32"
+    # Autoencoders: the learning rate over the run, "constant" or "cosine" (from learning_rate down to 0
+    # at the last step of num_epochs, step by step; the hand-derived fast steps keep a constant rate).
+    learning_rate_schedule: str = "constant"
 
     def __post_init__(self):
         _check_positive("training.num_epochs", self.num_epochs)
@@ -148,6 +151,7 @@ class TrainingConfig:
         _check_choice("training.optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("training.device", self.device, DEVICES)
         _check_choice("training.precision", self.precision, ("fp32", "bf16", "fp16"))
+        _check_choice("training.learning_rate_schedule", self.learning_rate_schedule, ("constant", "cosine"))
         if not 0 <= self.momentum < 1:
             raise AeganError(f"training.momentum={self.momentum}: expected 0 <= momentum < 1")
         if self.num_threads < 0:

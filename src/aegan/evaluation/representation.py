@@ -40,10 +40,14 @@ def tsne_trustworthiness(codings: np.ndarray, seed: int = 42, neighbours: int = 
     return float(trustworthiness(codings, points, n_neighbors=min(neighbours, (len(codings) - 1) // 2)))
 
 
+PCA_LEVELS = (10, 30, 64)  # PCA probed at these sizes too, to place the codings on a scale
+
+
 def representation_report(train_codings: np.ndarray, train_labels: np.ndarray, test_codings: np.ndarray,
                           test_labels: np.ndarray, train_samples: np.ndarray, test_samples: np.ndarray,
-                          tsne_points: int = 2000, seed: int = 42) -> dict:
-    """Probe accuracies of the codings and of PCA with as many components, and trustworthiness.
+                          tsne_points: int = 2000, seed: int = 42, pca_levels: tuple[int, ...] = PCA_LEVELS) -> dict:
+    """Probe accuracies of the codings and of PCA with as many components, and trustworthiness;
+    also PCA at each of `pca_levels` components (keys pca10_linear_probe_accuracy, pca10_knn_accuracy, ...).
 
     `train_samples`, `test_samples`: the data the codings came from, in model space, any shape
     (N, ...); PCA's components are capped by their feature count and the training sample count."""
@@ -56,6 +60,13 @@ def representation_report(train_codings: np.ndarray, train_labels: np.ndarray, t
     pca_scores = probe_accuracies(pca.transform(train_flat), train_labels, pca.transform(test_flat), test_labels)
     report.update({f"pca_{key}": value for key, value in pca_scores.items()})
     report["pca_components"] = pca.n_components_
+    levels = sorted({min(level, *train_flat.shape) for level in pca_levels})
+    if levels:  # one fit; the first k components of PCA are PCA with k components
+        nested = PCA(n_components=levels[-1], svd_solver="full").fit(train_flat)
+        train_pcs, test_pcs = nested.transform(train_flat), nested.transform(test_flat)
+        for level in levels:
+            scores = probe_accuracies(train_pcs[:, :level], train_labels, test_pcs[:, :level], test_labels)
+            report.update({f"pca{level}_{key}": value for key, value in scores.items()})
     report["tsne_trustworthiness"] = tsne_trustworthiness(test_codings[:tsne_points], seed=seed)
     report["tsne_points"] = min(tsne_points, len(test_codings))
     return report

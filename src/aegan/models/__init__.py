@@ -8,6 +8,7 @@ for the data (`for_data(spec)`). Adding a family: its file, a preset, a line bel
 
 from aegan.models.autoencoders import DenseAutoencoder, DenseAutoencoderConfig
 from aegan.models.conv_autoencoder import ConvAutoencoder, ConvAutoencoderConfig
+from aegan.models.feature_autoencoder import FeatureAutoencoder, FeatureAutoencoderConfig
 from aegan.models.gan import GAN, DCGANConfig, GANConfig
 from aegan.models.recurrent_autoencoder import RecurrentAutoencoder, RecurrentAutoencoderConfig
 from aegan.models.vae import ConvVAEConfig, ConvVariationalAutoencoder, VAEConfig, VariationalAutoencoder
@@ -16,6 +17,7 @@ from aegan.models.vae import ConvVAEConfig, ConvVariationalAutoencoder, VAEConfi
 MODEL_KINDS = {
     "dense_ae": (DenseAutoencoderConfig, DenseAutoencoder),
     "conv_ae": (ConvAutoencoderConfig, ConvAutoencoder),
+    "feature_ae": (FeatureAutoencoderConfig, FeatureAutoencoder),
     "recurrent_ae": (RecurrentAutoencoderConfig, RecurrentAutoencoder),
     "vae": (VAEConfig, VariationalAutoencoder),
     "conv_vae": (ConvVAEConfig, ConvVariationalAutoencoder),
@@ -37,6 +39,7 @@ def can_sample(model) -> bool:
 
 __all__ = [
     "FAMILIES", "GAN", "DCGANConfig", "GANConfig", "MODEL_KINDS", "ConvAutoencoder", "ConvAutoencoderConfig",
+    "FeatureAutoencoder", "FeatureAutoencoderConfig",
     "RecurrentAutoencoder", "RecurrentAutoencoderConfig", "ConvVAEConfig", "ConvVariationalAutoencoder",
     "DenseAutoencoder", "DenseAutoencoderConfig", "VAEConfig", "VariationalAutoencoder", "build_model", "can_sample",
 ]

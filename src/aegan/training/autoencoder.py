@@ -18,7 +18,7 @@ from aegan.training.checkpoint import Checkpoints
 from aegan.training.distributed import SINGLE
 from aegan.training.precision import Precision
 from aegan.training.precision import check as check_precision
-from aegan.training.optimizers import build_optimizer
+from aegan.training.optimizers import build_optimizer, with_schedule
 
 
 @torch.no_grad()
@@ -126,13 +126,16 @@ def train_autoencoder(model, config, train_images: Batches | torch.Tensor, valid
         from aegan.training.distributed import autoencoder_step
 
         step, step_name = autoencoder_step(model, optimizer, parallel, precision), "data_parallel"
+    steps_per_epoch = parallel.steps(len(train_images), training.batch_size)
+    if training.learning_rate_schedule != "constant":
+        step = with_schedule(step, optimizer, training.learning_rate_schedule, training.learning_rate,
+                             training.num_epochs * steps_per_epoch)
     log(f"training step: {step_name}")
     if (line := check_precision(training, device)) is not None:
         log(line)
     if parallel.main:
         record_step(run_dir, step_name)
     count = len(train_images)
-    steps_per_epoch = parallel.steps(count, training.batch_size)
     values_per_epoch = min(count, steps_per_epoch * training.batch_size) * math.prod(
         train_images.sample_shape if isinstance(train_images, Batches) else train_images.shape[1:])
     probe = next(iter(valid_images.in_order(64) if isinstance(valid_images, Batches) else [valid_images[:64]]))
@@ -154,6 +157,8 @@ def train_autoencoder(model, config, train_images: Batches | torch.Tensor, valid
         start_time = time.perf_counter()
         resumed = position if position and position["epoch"] == epoch else {}
         first = resumed.get("step", 0)
+        if hasattr(step, "steps_done"):  # a learning-rate schedule counts the run's steps
+            step.steps_done = (epoch - 1) * steps_per_epoch + first
 
         def after_step(steps_done, permutation, loss_sum, epoch=epoch):
             checkpoints.after_step(epoch, steps_done, lambda: {"permutation": permutation, "loss_sum": loss_sum})

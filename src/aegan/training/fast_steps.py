@@ -44,8 +44,9 @@ def autograd_step(model, optimizer, precision: Precision = FP32) -> Callable[[to
 
 
 def fast_allowed(training) -> bool:
-    """The hand-derived steps: on unless training.fast_path is off, and fp32 only."""
-    return training.fast_path and getattr(training, "precision", "fp32") == "fp32"
+    """The hand-derived steps: on unless training.fast_path is off; fp32 and a constant learning rate only."""
+    return (training.fast_path and getattr(training, "precision", "fp32") == "fp32"
+            and getattr(training, "learning_rate_schedule", "constant") == "constant")
 
 
 def select_autoencoder_step(model, training, optimizer,

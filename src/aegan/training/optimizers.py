@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 
@@ -16,3 +18,28 @@ def build_optimizer(name: str, parameters, learning_rate: float, momentum: float
     if name == "nadam":
         return torch.optim.NAdam(parameters, lr=learning_rate, eps=1e-7, betas=tuple(betas))
     raise ValueError(f"unknown optimizer {name!r}")
+
+
+SCHEDULES = ("constant", "cosine")
+
+
+def scheduled_learning_rate(schedule: str, base: float, step: int, total_steps: int) -> float:
+    """The learning rate of step `step` (0-based) of `total_steps`: `base` throughout ("constant"), or
+    half a cosine from `base` down to 0 at the last step ("cosine", Loshchilov & Hutter 2017)."""
+    if schedule == "constant":
+        return base
+    return base * 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / total_steps))
+
+
+def with_schedule(step, optimizer, schedule: str, base: float, total_steps: int):
+    """`step` that first sets every parameter group's learning rate for the step it takes; the step
+    counter (`.steps_done`, set it when a run resumes) is the only state, so resuming needs nothing saved."""
+    def scheduled(x):
+        rate = scheduled_learning_rate(schedule, base, scheduled.steps_done, total_steps)
+        for group in optimizer.param_groups:
+            group["lr"] = rate
+        scheduled.steps_done += 1
+        return step(x)
+
+    scheduled.steps_done = 0
+    return scheduled
