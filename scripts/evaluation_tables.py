@@ -6,7 +6,7 @@ Reads the runs that scripts/reproduce_book.py and the GAN runs left in runs/ (a 
 missing is listed as such). Every encoding run gets its probe accuracies next to PCA's, every
 sampling run its generative metrics beside their floors, and the encoders named in
 PRETRAINED the few-label experiment over 3 seeds. A run whose evaluation.json (or
-pretraining.json) already holds the keys is not measured again unless --again is given.
+pretraining-500.json) already holds the keys is not measured again unless --again is given.
 """
 
 from __future__ import annotations
@@ -103,11 +103,14 @@ def pretraining_table(again: bool) -> str:
         path = ROOT / "runs" / "book" / preset
         if not path.is_dir():
             continue
-        file = path / "pretraining.json"
+        file = path / "pretraining-500.json"
+        if not file.is_file() and (path / "pretraining.json").is_file():  # written by an older aegan
+            file = path / "pretraining.json"
         saved = json.loads(file.read_text()) if file.is_file() else {}
         if again or saved.get("labels") != 500 or len(saved.get("seeds", [])) < 3:
             print(f"few-label experiment on {path}", flush=True)
             pretraining_experiment(path, labels=500, seeds=3)
+            file = path / "pretraining-500.json"
         r = json.loads(file.read_text())
         cells = [f"{r[f'{name}_test_accuracy_mean']:.4f} ± {r[f'{name}_test_accuracy_std']:.4f}"
                  for name in ("scratch", "frozen", "fine_tuned")]

@@ -31,6 +31,18 @@ def _count(kind: str, minimum: int):
     return parse
 
 
+def _positive(kind: str):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number {kind}, got {text!r}") from None
+        if not 0 < value < float("inf"):
+            raise argparse.ArgumentTypeError(f"expected a positive number {kind}, got {text}")
+        return value
+    return parse
+
+
 def _cmd_data(args) -> int:
     """Describe data as aegan reads it: Fashion-MNIST (no PATH) or the files at PATH."""
     from aegan.config import DataConfig, parse_override
@@ -166,15 +178,17 @@ def _cmd_evaluate(args) -> int:
 def _cmd_classify(args) -> int:
     from aegan.api import pretraining_experiment
 
-    report = pretraining_experiment(args.run, labels=args.labels, seeds=args.seeds, epochs=args.epochs)
-    print(f"{report['labels']} labelled images, {len(report['seeds'])} seeds (mean +- sd)")
-    print(f"{'classifier':<26}{'valid accuracy':>18}{'test accuracy':>18}")
-    for name, title in (("scratch", "from scratch"), ("frozen", "reused encoder, frozen"),
-                        ("fine_tuned", "reused, then fine-tuned")):
-        cells = [f"{report[f'{name}_{split}_accuracy_mean']:.4f} +- {report[f'{name}_{split}_accuracy_std']:.4f}"
-                 for split in ("valid", "test")]
-        print(f"{title:<26}{cells[0]:>18}{cells[1]:>18}")
-    print(f"written to {args.run}/pretraining.json")
+    for labels in args.labels:
+        report = pretraining_experiment(args.run, labels=labels, seeds=args.seeds, epochs=args.epochs,
+                                        fine_tune_learning_rate=args.fine_tune_learning_rate)
+        print(f"{report['labels']} labelled images, {len(report['seeds'])} seeds (mean +- sd)")
+        print(f"{'classifier':<28}{'valid accuracy':>18}{'test accuracy':>18}{'seconds':>10}")
+        for name, title in (("scratch", "from scratch"), ("frozen", "reused encoder, frozen"),
+                            ("fine_tuned", "reused, then fine-tuned"), ("probe", "linear probe of codings")):
+            cells = [f"{report[f'{name}_{split}_accuracy_mean']:.4f} +- {report[f'{name}_{split}_accuracy_std']:.4f}"
+                     for split in ("valid", "test")]
+            print(f"{title:<28}{cells[0]:>18}{cells[1]:>18}{report[f'{name}_seconds_mean']:>10.1f}")
+        print(f"written to {args.run}/pretraining-{labels}.json")
     return 0
 
 
@@ -283,7 +297,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     classify = commands.add_parser("classify", help="few labels: a classifier from scratch vs on the run's encoder")
     classify.add_argument("run", metavar="RUN")
-    classify.add_argument("--labels", type=_count("of labelled images", 10), default=500)
+    classify.add_argument("--labels", type=_count("of labelled images", 10), nargs="+", default=[500],
+                          help="labelled training images; several counts run one after another (default 500)")
+    classify.add_argument("--fine-tune-learning-rate", type=_positive("as the learning rate"), default=None, metavar="RATE",
+                          help="the reused encoder's learning rate when fine-tuned (default 1e-4, a tenth of the head's)")
     classify.add_argument("--seeds", type=_count("of seeds", 1), default=3)
     classify.add_argument("--epochs", type=_count("of epochs per phase", 1), default=20,
                           help="epochs with the encoder frozen, then as many fine-tuning (scratch: both)")

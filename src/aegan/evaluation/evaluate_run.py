@@ -93,9 +93,11 @@ def evaluate(run, split: str = "test", n: int = 10000, log=_log) -> dict:
     return result
 
 
-def pretraining_experiment(run, labels: int = 500, seeds: int = 3, epochs: int = 20, log=_log) -> dict:
+def pretraining_experiment(run, labels: int = 500, seeds: int = 3, epochs: int = 20,
+                           fine_tune_learning_rate: float | None = None, log=_log) -> dict:
     """Few labels: a classifier from scratch against one on the run's trained encoder (frozen,
-    then fine-tuned), over `seeds` seeds; written to RUN/pretraining.json."""
+    then fine-tuned at `fine_tune_learning_rate`, default a tenth of 1e-3) and a linear probe of
+    the codings, over `seeds` seeds; written to RUN/pretraining-LABELS.json."""
     from aegan.evaluation.pretraining import few_label_experiment, summarise
 
     run = as_run(run)
@@ -116,11 +118,13 @@ def pretraining_experiment(run, labels: int = 500, seeds: int = 3, epochs: int =
     for seed in range(seeds):
         started = time.perf_counter()
         results.append(few_label_experiment(run.model, run.config.model, train_split, valid_split, test_split,
-                                            labels=labels, seed=seed, epochs=epochs))
-        log(f"seed {seed}: " + ", ".join(f"{key.removesuffix('_test_accuracy')} {value:.4f}"
+                                            labels=labels, seed=seed, epochs=epochs,
+                                            fine_tune_learning_rate=fine_tune_learning_rate))
+        log(f"{labels} labels, seed {seed}: " + ", ".join(f"{key.removesuffix('_test_accuracy')} {value:.4f}"
                                          for key, value in results[-1].items() if key.endswith("_test_accuracy"))
             + f" (test accuracy; {time.perf_counter() - started:.0f} s)")
     report = {"run": str(run.path), "preset": run.config.name, "labels": labels, "epochs_per_phase": epochs,
+              "fine_tune_learning_rate": 1e-4 if fine_tune_learning_rate is None else fine_tune_learning_rate,
               "seeds": results, **summarise(results)}
-    atomic_write_json(run.path / "pretraining.json", report)
+    atomic_write_json(run.path / f"pretraining-{labels}.json", report)
     return report

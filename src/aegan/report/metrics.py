@@ -58,7 +58,7 @@ def pretraining_rows(report: dict) -> tuple[list[list], list[str]]:
     """The few-label experiment: test accuracy of each classifier, from scratch as the floor."""
     scratch = report.get("scratch_test_accuracy_mean")
     rows = [[f"{name} encoder: test accuracy", report[f"{name}_test_accuracy_mean"], scratch]
-            for name in ("frozen", "fine_tuned") if report.get(f"{name}_test_accuracy_mean") is not None]
+            for name in ("frozen", "fine_tuned", "probe") if report.get(f"{name}_test_accuracy_mean") is not None]
     return rows, [f"a classifier trained from scratch on the same {report.get('labels')} labels"]
 
 
@@ -72,9 +72,10 @@ def metric_tables(run_path: Path) -> list[tuple[str, list[list], list[str]]]:
     if evaluation:
         title = f"aegan evaluate ({evaluation.get('split', 'test')} split, epoch {evaluation.get('epoch', '?')})"
         tables.append((title, *measure_rows(evaluation)))
-    pretraining = read_json(run_path / "pretraining.json")
-    if pretraining:
-        tables.append(("aegan classify (few labels)", *pretraining_rows(pretraining)))
+    for path in sorted(run_path.glob("pretraining*.json")):  # pretraining-LABELS.json (pretraining.json: older runs)
+        pretraining = read_json(path)
+        if pretraining:
+            tables.append((f"aegan classify ({pretraining.get('labels')} labels)", *pretraining_rows(pretraining)))
     return [table for table in tables if table[1]]
 
 
