@@ -103,3 +103,14 @@ def test_reconstruct_and_encode_write_figures_and_codings(trained_run, tmp_path)
     codings = np.load(tmp_path / "c.npy")
     assert codings.shape == (10000, 30) and np.isfinite(codings).all() and codings.std(0).min() > 0
     assert Image.open(tmp_path / "tsne.png").size[0] > 300
+
+
+@pytest.mark.slow  # umap-learn compiles its numba kernels on first use
+def test_encode_draws_the_umap_map(trained_run, tmp_path):
+    from PIL import Image
+
+    result = run_cli("encode", trained_run.path, "--method", "umap", "--plot", tmp_path / "umap.png",
+                     "--max-points", "500", "--out", tmp_path / "c.npy")
+    assert result.returncode == 0, result.stderr
+    assert Image.open(tmp_path / "umap.png").size[0] > 300
+    assert str(tmp_path / "umap.png") in result.stdout

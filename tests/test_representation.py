@@ -129,3 +129,37 @@ def test_pca_is_also_probed_at_10_30_and_64_components():
     assert report["linear_probe_accuracy"] == pytest.approx(report["pca10_linear_probe_accuracy"], abs=1e-9)
     assert report["knn_accuracy"] == pytest.approx(report["pca10_knn_accuracy"], abs=1e-9)
     assert {"pca30_knn_accuracy", "pca40_knn_accuracy"} <= set(report) and "pca64_knn_accuracy" not in report
+
+
+@pytest.mark.slow  # umap-learn compiles its numba kernels on first use: about a minute on 2 cores
+def test_umap_map_and_its_trustworthiness_beside_tsne(tmp_path):
+    """Four well-separated clusters in 12-D: both maps keep neighbours (trustworthiness near 1),
+    far above a random layout; the UMAP plot is drawn."""
+    from sklearn.manifold import trustworthiness
+
+    from aegan.codings import map_to_2d, plot_codings
+
+    rng = np.random.default_rng(0)
+    labels = np.arange(200) % 4
+    codings = rng.normal(size=(4, 12))[labels] * 6 + rng.normal(size=(200, 12))
+    report = representation_report(codings, labels, codings, labels, codings, codings, tsne_points=200, umap=True)
+    assert report["umap_trustworthiness"] > 0.85 and report["tsne_trustworthiness"] > 0.85
+    assert report["umap_trustworthiness"] > trustworthiness(codings, rng.normal(size=(200, 2)), n_neighbors=5) + 0.2
+    assert map_to_2d(codings, "umap").shape == (200, 2)
+    path = plot_codings(codings, labels, tmp_path / "umap.png", method="umap")
+    assert path.stat().st_size > 1000
+    assert "umap_trustworthiness" not in representation_report(codings, labels, codings, labels, codings, codings,
+                                                                 tsne_points=50)
+
+
+def test_without_umap_learn_the_umap_map_is_a_one_line_error(monkeypatch):
+    import sys
+
+    from aegan.codings import map_to_2d
+    from aegan.errors import AeganError
+
+    monkeypatch.setitem(sys.modules, "umap", None)  # as if umap-learn were not installed
+    with pytest.raises(AeganError, match=r"pip install 'aegan\[umap\]'"):
+        map_to_2d(np.zeros((20, 3)), "umap")
+    with pytest.raises(AeganError, match="expected one of tsne, umap"):
+        map_to_2d(np.zeros((20, 3)), "pca")

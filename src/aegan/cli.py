@@ -137,11 +137,12 @@ def _cmd_encode(args) -> int:
     atomic_write_bytes(out, buffer.getvalue())
     print(f"{out}  ({codings.shape[0]:,} codings of size {codings.shape[1]})")
     if not args.no_plot:
-        plot = plot_codings(codings, labels, args.plot or run.path / f"codings-{args.split}-tsne.png",
+        plot = plot_codings(codings, labels, args.plot or run.path / f"codings-{args.split}-{args.method}.png",
                             max_points=args.max_points, title=f"{run.config.name}: {args.split} codings",
-                            class_names=run.spec.class_names or None)
+                            class_names=run.spec.class_names or None, method=args.method)
         print(plot)
     return 0
+
 
 
 def _cmd_sample(args) -> int:
@@ -161,7 +162,7 @@ def _cmd_interpolate(args) -> int:
 def _cmd_evaluate(args) -> int:
     from aegan.api import evaluate
 
-    result = evaluate(args.run, split=args.split, n=args.n)
+    result = evaluate(args.run, split=args.split, n=args.n, umap=args.umap)
     width = max(len(key) for key in result)
     for key, value in result.items():
         if key.endswith("_floor"):
@@ -261,13 +262,15 @@ def build_parser() -> argparse.ArgumentParser:
                              help="a denoising run: show noisy inputs and their denoised outputs")
     reconstruct.set_defaults(handler=_cmd_reconstruct)
 
-    encode = commands.add_parser("encode", help="write codings (.npy) and a t-SNE plot of them")
+    encode = commands.add_parser("encode", help="write codings (.npy) and a t-SNE or UMAP map of them")
     encode.add_argument("run", metavar="RUN")
     encode.add_argument("--split", choices=("train", "valid", "test"), default="valid")
     encode.add_argument("--out", help=".npy file (default RUN/codings-SPLIT.npy)")
-    encode.add_argument("--plot", help="PNG file (default RUN/codings-SPLIT-tsne.png)")
+    encode.add_argument("--method", choices=("tsne", "umap"), default="tsne",
+                        help="the 2-D map: t-SNE (scikit-learn) or UMAP (pip install 'aegan[umap]')")
+    encode.add_argument("--plot", help="PNG file (default RUN/codings-SPLIT-METHOD.png)")
     encode.add_argument("--max-points", type=_count("of points", 10), default=5000,
-                        help="points in the t-SNE plot (a random subset beyond this)")
+                        help="points in the map (a random subset beyond this)")
     encode.add_argument("--no-plot", action="store_true", help="write the codings only")
     encode.set_defaults(handler=_cmd_encode)
 
@@ -293,6 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--split", choices=("train", "valid", "test"), default="test")
     evaluate.add_argument("--n", type=_count("of samples", 100), default=10000,
                           help="samples for the generative metrics (VAE and GAN runs)")
+    evaluate.add_argument("--umap", action="store_true",
+                          help="also the trustworthiness of the codings' UMAP map (pip install 'aegan[umap]')")
     evaluate.set_defaults(handler=_cmd_evaluate)
 
     classify = commands.add_parser("classify", help="few labels: a classifier from scratch vs on the run's encoder")

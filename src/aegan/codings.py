@@ -87,21 +87,42 @@ def encode(run, split: str = "valid") -> tuple[np.ndarray, np.ndarray | None]:
     return run.encode(chosen.samples), chosen.labels
 
 
+MAP_METHODS = ("tsne", "umap")
+
+
+def map_to_2d(codings: np.ndarray, method: str = "tsne", seed: int = 42) -> np.ndarray:
+    """The codings (N, D) laid out in 2-D: t-SNE (scikit-learn) or UMAP (umap-learn, `pip install 'aegan[umap]'`)."""
+    codings = codings.reshape(len(codings), -1).astype(np.float32)
+    if method == "tsne":
+        from sklearn.manifold import TSNE
+
+        return TSNE(n_components=2, init="pca", learning_rate="auto", random_state=seed,
+                    perplexity=min(30.0, max(2.0, (len(codings) - 1) / 3))).fit_transform(codings)
+    if method == "umap":
+        try:
+            import umap
+        except ImportError:
+            raise AeganError("the umap map needs the umap-learn package: pip install 'aegan[umap]' "
+                             "(or draw the t-SNE map: --method tsne)") from None
+        neighbours = max(2, min(15, len(codings) - 1))
+        return umap.UMAP(n_components=2, n_neighbors=neighbours, random_state=seed,
+                         n_jobs=1).fit_transform(codings)
+    raise AeganError(f"method={method!r}: expected one of {', '.join(MAP_METHODS)}")
+
+
 def plot_codings(codings: np.ndarray, labels: np.ndarray | None, path: str | os.PathLike,
-                 max_points: int = 5000, seed: int = 42, title: str = "", class_names=None) -> Path:
-    """t-SNE of the codings to 2-D (as they are when already 2-D), coloured by class."""
+                 max_points: int = 5000, seed: int = 42, title: str = "", class_names=None,
+                 method: str = "tsne") -> Path:
+    """The codings mapped to 2-D by t-SNE or UMAP (`method`; as they are when already 2-D), coloured by class."""
+    if method not in MAP_METHODS:
+        raise AeganError(f"method={method!r}: expected one of {', '.join(MAP_METHODS)}")
     if len(codings) > max_points:
         keep = np.random.default_rng(seed).choice(len(codings), max_points, replace=False)
         codings, labels = codings[keep], None if labels is None else labels[keep]
-    if codings.shape[1] == 2:
-        points = codings
-    else:
-        from sklearn.manifold import TSNE
-
-        points = TSNE(n_components=2, init="pca", learning_rate="auto", random_state=seed,
-                      perplexity=min(30.0, max(2.0, (len(codings) - 1) / 3))).fit_transform(codings.astype(np.float32))
+    points = codings if codings.shape[1] == 2 else map_to_2d(codings, method, seed)
     if class_names is None and labels is not None:
         class_names = tuple(str(i) for i in range(int(labels.max()) + 1))
-    title = title or (f"t-SNE of {codings.shape[1]}-D codings" if codings.shape[1] != 2 else "2-D codings")
+    name = {"tsne": "t-SNE", "umap": "UMAP"}[method]
+    title = title or (f"{name} of {codings.shape[1]}-D codings" if codings.shape[1] != 2 else "2-D codings")
     return plot_codings_2d(points, labels, class_names if labels is not None else (), path, title)
 

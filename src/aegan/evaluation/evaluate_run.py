@@ -36,13 +36,14 @@ def _generative(run, splits, n: int, log) -> dict:
     return generative_report(draw, splits.train, splits.test, splits.spec, n=n, log=log)
 
 
-def evaluate(run, split: str = "test", n: int = 10000, log=_log) -> dict:
+def evaluate(run, split: str = "test", n: int = 10000, log=_log, umap: bool = False) -> dict:
     """What applies to the run, on one split; written to RUN/evaluation.json.
 
     Always the loss (and its parts) for models that reconstruct; a linear autoencoder: the
     comparison with PCA fitted on the training split; a sigmoid coding layer: its sparsity, with
     RUN/coding-activations.png; labelled data: linear-probe and 5-NN accuracy of the codings next
-    to PCA's with as many components, and the trustworthiness of the t-SNE map; a VAE: the
+    to PCA's with as many components (and PCA at 10, 30, 64), and the trustworthiness of the t-SNE
+    map (and, with `umap`, of the UMAP map); a VAE: the
     negative ELBO and active units; a run that samples: the generative metrics of `n` samples in
     the feature space of a classifier trained on the run's own labelled data, each with its floor.
     """
@@ -82,7 +83,7 @@ def evaluate(run, split: str = "test", n: int = 10000, log=_log) -> dict:
                 result.update(representation_report(
                     run.encode(splits.train.samples), splits.train.labels, run.encode(chosen.samples), chosen.labels,
                     Batches(splits.train, spec, labels=False).all().numpy(), batches.all().numpy(),
-                    seed=run.config.training.seed))
+                    seed=run.config.training.seed, umap=umap))
             else:
                 result["representation_metrics"] = "skipped: " + NEEDS_LABELS
         if "vae" in evaluations:

@@ -1,4 +1,4 @@
-"""How useful a run's codings are: linear probe, 5-NN and t-SNE trustworthiness, next to PCA.
+"""How useful a run's codings are: linear probe, 5-NN and t-SNE (and UMAP) trustworthiness, next to PCA.
 
 The probes are fitted on the training split's codings and scored on the test split; PCA with
 as many components as the codings have (at most as many as the samples have features, and as
@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
-from sklearn.manifold import TSNE, trustworthiness
+from sklearn.manifold import trustworthiness
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -30,14 +30,19 @@ def probe_accuracies(train_codings: np.ndarray, train_labels: np.ndarray, test_c
             "knn_accuracy": float(knn.score(test_codings, test_labels))}
 
 
-def tsne_trustworthiness(codings: np.ndarray, seed: int = 42, neighbours: int = 5) -> float:
+def map_trustworthiness(codings: np.ndarray, method: str = "tsne", seed: int = 42, neighbours: int = 5) -> float:
     """Trustworthiness (1 = every neighbour on the 2-D map is a neighbour in the codings) of the
-    t-SNE map that `aegan encode --plot` draws."""
+    t-SNE or UMAP map that `aegan encode --method tsne|umap` draws."""
+    from aegan.codings import map_to_2d
+
     codings = codings.reshape(len(codings), -1).astype(np.float32)
-    perplexity = min(30.0, (len(codings) - 1) / 3)  # sklearn's default, lowered for a few points only
-    points = TSNE(n_components=2, init="pca", learning_rate="auto", perplexity=perplexity,
-                  random_state=seed).fit_transform(codings)
+    points = map_to_2d(codings, method, seed)
     return float(trustworthiness(codings, points, n_neighbors=min(neighbours, (len(codings) - 1) // 2)))
+
+
+def tsne_trustworthiness(codings: np.ndarray, seed: int = 42, neighbours: int = 5) -> float:
+    """The trustworthiness of the t-SNE map (see map_trustworthiness)."""
+    return map_trustworthiness(codings, "tsne", seed, neighbours)
 
 
 PCA_LEVELS = (10, 30, 64)  # PCA probed at these sizes too, to place the codings on a scale
@@ -45,9 +50,11 @@ PCA_LEVELS = (10, 30, 64)  # PCA probed at these sizes too, to place the codings
 
 def representation_report(train_codings: np.ndarray, train_labels: np.ndarray, test_codings: np.ndarray,
                           test_labels: np.ndarray, train_samples: np.ndarray, test_samples: np.ndarray,
-                          tsne_points: int = 2000, seed: int = 42, pca_levels: tuple[int, ...] = PCA_LEVELS) -> dict:
+                          tsne_points: int = 2000, seed: int = 42, pca_levels: tuple[int, ...] = PCA_LEVELS,
+                          umap: bool = False) -> dict:
     """Probe accuracies of the codings and of PCA with as many components, and trustworthiness;
-    also PCA at each of `pca_levels` components (keys pca10_linear_probe_accuracy, pca10_knn_accuracy, ...).
+    also PCA at each of `pca_levels` components (keys pca10_linear_probe_accuracy, pca10_knn_accuracy, ...),
+    and with `umap` the trustworthiness of the UMAP map of the same points.
 
     `train_samples`, `test_samples`: the data the codings came from, in model space, any shape
     (N, ...); PCA's components are capped by their feature count and the training sample count."""
@@ -68,5 +75,7 @@ def representation_report(train_codings: np.ndarray, train_labels: np.ndarray, t
             scores = probe_accuracies(train_pcs[:, :level], train_labels, test_pcs[:, :level], test_labels)
             report.update({f"pca{level}_{key}": value for key, value in scores.items()})
     report["tsne_trustworthiness"] = tsne_trustworthiness(test_codings[:tsne_points], seed=seed)
+    if umap:  # the same points on a UMAP map (the optional umap-learn package: pip install 'aegan[umap]')
+        report["umap_trustworthiness"] = map_trustworthiness(test_codings[:tsne_points], "umap", seed=seed)
     report["tsne_points"] = min(tsne_points, len(test_codings))
     return report
