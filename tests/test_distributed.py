@@ -132,12 +132,14 @@ def test_options_that_keep_state_per_process_are_refused(images):
 # from reals and fakes cancel) moves by a full step in a direction set by rounding, and GAN training
 # amplifies it; the GANs are compared with plain SGD, where the match is to float rounding.
 SGD = ["--set", "training.optimizer=sgd", "--set", "training.learning_rate=0.001"]
-SETTINGS = {"stacked_ae": [], "vae": [], "gan": SGD, "dcgan": SGD}
+SETTINGS = {"stacked_ae": [], "vae": [], "gan": SGD, "dcgan": SGD,
+            "feature_ae": ["--set", "model.filters=[4, 4, 4]", "--set", "model.coding_size=5"]}
 
 
 @pytest.mark.parametrize("preset", ["stacked_ae", pytest.param("vae", marks=pytest.mark.slow),
                                     pytest.param("gan", marks=pytest.mark.slow),
-                                    pytest.param("dcgan", marks=pytest.mark.slow)])
+                                    pytest.param("dcgan", marks=pytest.mark.slow),
+                                    pytest.param("feature_ae", marks=pytest.mark.slow)])
 def test_two_processes_match_one_process_on_the_same_global_batch(images, tmp_path, preset):
     # 240 samples: 192 train; batch 20 leaves a last batch of 12 (autoencoders), split 6 / 6
     args = [preset, "--data", images, "--epochs", "2", "--batch-size", "20", "--quiet",

@@ -105,9 +105,16 @@ def mask_patches(images: torch.Tensor, ratio: float, patch: int) -> torch.Tensor
 
 def invariance(first: torch.Tensor, second: torch.Tensor, eps: float = 1e-4) -> torch.Tensor:
     """Mean squared difference of two views' codings, each dimension in units of its spread over
-    both views (0: the views agree; 2: as unrelated as two random images)."""
-    spread = torch.cat([first, second]).std(dim=0) + eps
-    return ((first - second) / spread).pow(2).mean()
+    both views (0: the views agree; 2: as unrelated as two random images). In a data-parallel
+    step the spread is the global batch's, as in one process."""
+    both = torch.cat([first, second])
+    if shards.active():
+        from aegan.training.distributed import global_spread
+
+        spread = global_spread(both)
+    else:
+        spread = both.std(dim=0)
+    return ((first - second) / (spread + eps)).pow(2).mean()
 
 
 def _block(in_channels: int, out_channels: int, batch_norm: bool, transposed: dict | None = None) -> list[nn.Module]:

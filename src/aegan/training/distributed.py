@@ -298,6 +298,17 @@ class _SumOverProcesses(torch.autograd.Function):
         return _SumOverProcesses.apply(gradient)  # itself differentiable: penalties on input gradients
 
 
+def global_spread(rows: torch.Tensor) -> torch.Tensor:
+    """The standard deviation (n - 1) of each column of `rows` over every process's rows, with
+    gradients across processes (a loss that divides by the batch's spread, as one process would)."""
+    all_reduce = _SumOverProcesses.apply
+    count = torch.tensor([len(rows)], dtype=rows.dtype, device=rows.device)
+    sums = all_reduce(torch.cat([rows.sum(0), count]))
+    total = sums[-1]
+    centered = rows - sums[:-1] / total
+    return (all_reduce(centered.square().sum(0)) / (total - 1)).sqrt()
+
+
 class GlobalBatchNorm1d(_GlobalStatistics, nn.BatchNorm1d):
     pass
 
