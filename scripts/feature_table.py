@@ -4,12 +4,12 @@
     .venv/bin/python scripts/feature_table.py labels      # aegan classify with 100 / 500 / 1,000 / 5,000 labels
     .venv/bin/python scripts/feature_table.py photos      # the same recipe on the folder of photographs
 
-`probes` trains the `feature_ae` preset into runs/features/, first whole, then with its options
-added one at a time to a plain convolutional encoder with a dense 30-D bottleneck (batch norm,
-the cosine learning-rate schedule, random views, masking, the agreement of two views); each
-run is measured by `aegan evaluate --umap` (linear probe and 5-NN on the test split, PCA with 10,
-30 and 64 components, t-SNE and UMAP trustworthiness) and the table goes into the section
-`feature-ae` of docs/RESULTS.md. `labels` runs `aegan classify` on the whole recipe's run with
+`probes` trains the `feature_ae` preset into runs/features/feature_ae, then, for `--epochs` each,
+its options added one at a time to a plain convolutional encoder with a dense 30-D bottleneck,
+and the options of the literature (random views, masking, two views' codings pulled together)
+each added to the whole preset; each run is measured by `aegan evaluate` (linear probe and 5-NN
+on the test split, PCA with 10, 30 and 64 components, t-SNE trustworthiness; UMAP's too for the
+preset's run) and the table goes into the section `feature-ae` of docs/RESULTS.md. `labels` runs `aegan classify` on the whole recipe's run with
 3 seeds per label count (section `feature-ae-labels`, with each arm's training seconds).
 `photos` trains the recipe on scripts/photo_folder.py's folder (runs/photos/data, made with
 scikit-image's photos when missing) and probes it against PCA (section `feature-ae-photos`).
@@ -31,78 +31,90 @@ from results_page import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = ROOT / "runs" / "features"
-PLAIN = {"model.batch_norm": False, "model.augment": [], "model.mask_ratio": 0.0, "model.invariance_weight": 0.0,
-         "training.learning_rate_schedule": "constant"}
-# Each step adds one option to the one before: (name, the overrides of the preset that remain off)
+OFF = {"model.batch_norm": False, "model.standardize_codings": False, "training.learning_rate_schedule": "constant"}
+VIEWS = {"model.augment": ["flip", "translation"], "model.target": "original"}
+# (name, overrides of the preset): first the preset's options added one at a time to a plain
+# convolutional autoencoder with a dense bottleneck, then options that aim at features the way the
+# literature does, each added to the whole preset
 STEPS = [
-    ("conv encoder + dense 30 codings, Adam (plain)", PLAIN),
-    ("+ batch norm", {**PLAIN, "model.batch_norm": True}),
-    ("+ cosine learning-rate schedule", {**PLAIN, "model.batch_norm": True,
-                                         "training.learning_rate_schedule": "cosine"}),
-    ("+ random views (flips, shifts)", {"model.mask_ratio": 0.0, "model.invariance_weight": 0.0}),
-    ("+ half of the 4x4 squares masked", {"model.invariance_weight": 0.0}),
-    ("+ agreement of two views' codings = `feature_ae`", {}),
+    ("conv encoder + dense 30 codings, Adam (plain)", OFF),
+    ("+ batch norm", {**OFF, "model.batch_norm": True}),
+    ("+ cosine learning-rate schedule", {**OFF, "model.batch_norm": True, "training.learning_rate_schedule": "cosine"}),
+    ("+ standardised codings = `feature_ae`", {}),
+    ("`feature_ae` + Gaussian noise (0.3) on the codings", {"model.coding_noise": 0.3}),
+    ("`feature_ae` + random views (flips, shifts), original reconstructed", VIEWS),
+    ("`feature_ae` + 25% of the 4x4 squares masked, original reconstructed", {"model.mask_ratio": 0.25,
+                                                                              "model.target": "original"}),
+    ("`feature_ae` + views + agreement of two views' codings (spread)", {**VIEWS, "model.invariance_weight": 1.0}),
+    ("`feature_ae` + views + contrastive agreement (NT-Xent, 0.5)", {**VIEWS, "model.invariance_weight": 1.0,
+                                                                     "model.agreement": "contrastive"}),
 ]
 LABELS = (100, 500, 1000, 5000)
 
 
-def slug(overrides: dict) -> str:
-    return "feature_ae" if not overrides else "feature_ae-without-" + "-".join(
-        sorted(key.split(".")[1] for key, value in overrides.items()
-               if value not in (True,) and not (key == "training.learning_rate_schedule" and value == "cosine")))
+def slug(index: int, epochs: int) -> str:
+    return f"step{index}-{epochs}ep"
 
 
-def trained(out: Path, overrides: dict, data: Path | None = None) -> aegan.Run:
+def trained(out: Path, overrides: dict, data: Path | None = None, epochs: int | None = None) -> aegan.Run:
     if (out / "test.json").is_file():
         return aegan.Run(out)
     if out.exists():
         shutil.rmtree(out)
-    return aegan.train("feature_ae", data=data, out=out, overrides=overrides, progress=False)
+    return aegan.train("feature_ae", data=data, out=out, overrides=overrides, epochs=epochs, progress=False)
 
 
-def measured(run: aegan.Run) -> dict:
+def measured(run: aegan.Run, umap: bool = True) -> dict:
     file = run.path / "evaluation.json"
-    if file.is_file() and "umap_trustworthiness" in (saved := json.loads(file.read_text())):
-        return saved
-    return evaluate(run, umap=True)
+    if file.is_file() and (not umap or "umap_trustworthiness" in (saved := json.loads(file.read_text()))):
+        return json.loads(file.read_text())
+    return evaluate(run, umap=umap)
 
 
 def minutes(run: aegan.Run) -> float:
     return sum(record["seconds"] for record in run.metrics()) / 60
 
 
-def probes() -> None:
-    rows, results = [], []
-    order = [STEPS[-1]] + STEPS[:-1]  # the whole recipe first: its answer matters most
-    for name, overrides in order:
-        run = trained(RUNS / slug(overrides), overrides)
-        result = measured(run)
+def probes(epochs: int) -> None:
+    headline = measured(trained(RUNS / "feature_ae", {}))  # the preset as it is, with UMAP
+    rows = []
+    results = []
+    for index, (name, overrides) in enumerate(STEPS):
+        run = trained(RUNS / slug(index, epochs), overrides, epochs=epochs)
+        result = measured(run, umap=False)
         results.append((name, run, result))
         print(f"{name}: linear {result['linear_probe_accuracy']:.4f}, 5-NN {result['knn_accuracy']:.4f}", flush=True)
-    results = [results[order.index(step)] for step in STEPS]
-    base = results[-1][2]
-    for name, run, r in results:
-        rows.append(f"| {name} | {len(run.metrics())} | {minutes(run):.1f} | {r['linear_probe_accuracy']:.4f} | "
-                    f"{r['linear_probe_accuracy'] - base['pca30_linear_probe_accuracy']:+.4f} | "
-                    f"{r['knn_accuracy']:.4f} | {r['knn_accuracy'] - base['pca30_knn_accuracy']:+.4f} | "
-                    f"{r['tsne_trustworthiness']:.4f} | {r['umap_trustworthiness']:.4f} | {r['loss']:.4f} |")
+    base = results[0][2]
+
+    def row(name, run, r):
+        return (f"| {name} | {len(run.metrics())} | {minutes(run):.1f} | {r['linear_probe_accuracy']:.4f} | "
+                f"{r['linear_probe_accuracy'] - base['pca30_linear_probe_accuracy']:+.4f} | {r['knn_accuracy']:.4f} | "
+                f"{r['knn_accuracy'] - base['pca30_knn_accuracy']:+.4f} | {r['tsne_trustworthiness']:.4f} | "
+                f"{r.get('umap_trustworthiness', float('nan')):.4f} | {r['loss']:.4f} |".replace("| nan |", "| |"))
+
+    preset = aegan.Run(RUNS / "feature_ae")
+    rows.append(row("**`feature_ae` as the preset trains it**", preset, headline))
+    rows += [row(name, run, r) for name, run, r in results]
     for level in (10, 30, 64):
         rows.append(f"| PCA, {level} components (pixels) | | | {base[f'pca{level}_linear_probe_accuracy']:.4f} | "
                     f"{base[f'pca{level}_linear_probe_accuracy'] - base['pca30_linear_probe_accuracy']:+.4f} | "
                     f"{base[f'pca{level}_knn_accuracy']:.4f} | "
                     f"{base[f'pca{level}_knn_accuracy'] - base['pca30_knn_accuracy']:+.4f} | | | |")
-    config = aegan.Run(results[-1][1].path).config
+    config = preset.config
     body = "\n".join([
         "## Codings aimed at features: `feature_ae` against PCA, option by option (test set)\n",
         "Made by `.venv/bin/python scripts/feature_table.py probes` (runs in `runs/features/`, measured by "
-        "`aegan evaluate RUN --umap`) on " + cpu_description() + ". Every row has 30-D codings from the same "
-        f"network (conv {'/'.join(map(str, config.model.filters))}, each followed by 2x2 max pooling, then a dense "
-        f"layer of 30; the decoder mirrors it), Adam {config.training.learning_rate:g}, batch "
-        f"{config.training.batch_size}, {config.training.num_epochs} epochs; each row adds one option to the row "
-        "above. Linear probe: logistic regression on standardised codings; 5-NN: five nearest neighbours; both "
-        "fitted on the 55,000 training images and scored on the 10,000 test images; the columns beside them are "
-        "the difference from PCA with 30 components. Trustworthiness (k = 5) of the 2-D t-SNE and UMAP maps of "
-        "the first 2,000 test codings. Test loss: per-pixel binary cross-entropy of the test images, seen whole.\n",
+        "`aegan evaluate RUN`, with `--umap` for the preset's own run) on " + cpu_description() + ". Every row "
+        f"has 30-D codings from the same network (conv {'/'.join(map(str, config.model.filters))}, each followed "
+        "by 2x2 max pooling, then a dense layer of 30; the decoder mirrors it), Adam "
+        f"{config.training.learning_rate:g}, batch {config.training.batch_size}. The first row is the preset, "
+        f"{config.training.num_epochs} epochs; the others are {epochs} epochs each: first the preset's options "
+        "added one at a time to a plain convolutional autoencoder, then options of the literature each added to "
+        "the whole preset. Linear probe: logistic regression on standardised codings; 5-NN: five nearest "
+        "neighbours; both fitted on the 55,000 training images and scored on the 10,000 test images; the columns "
+        "beside them are the difference from PCA with 30 components. Trustworthiness (k = 5) of the 2-D t-SNE "
+        "and UMAP maps of the first 2,000 test codings. Test loss: per-pixel binary cross-entropy of the test "
+        "images, seen whole.\n",
         "| codings from | epochs | training minutes | linear probe | − PCA-30 | 5-NN | − PCA-30 | "
         "t-SNE trustworthiness | UMAP trustworthiness | test loss |",
         "|---|---|---|---|---|---|---|---|---|---|", *rows])
@@ -115,7 +127,7 @@ def mean_sd(values: list[float]) -> str:
 
 
 def labels() -> None:
-    run = aegan.Run(RUNS / "feature_ae")
+    run = trained(RUNS / "feature_ae", {})
     rows = []
     for count in LABELS:
         file = run.path / f"pretraining-{count}.json"
@@ -175,8 +187,12 @@ def photos() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("part", choices=("probes", "labels", "photos"))
+    parser.add_argument("--epochs", type=int, default=5, help="probes: the epochs of each option's run")
     args = parser.parse_args()
-    {"probes": probes, "labels": labels, "photos": photos}[args.part]()
+    if args.part == "probes":
+        probes(args.epochs)
+    else:
+        {"labels": labels, "photos": photos}[args.part]()
 
 
 if __name__ == "__main__":

@@ -82,7 +82,9 @@ def test_batch_norm_is_an_option():
 @pytest.mark.parametrize("key, value, words", [
     ("augment", ("rotate",), "'rotate' is not a view"), ("mask_ratio", 1.0, "mask_ratio=1.0"),
     ("coding_size", 0, "coding_size=0"), ("invariance_weight", -1.0, "invariance_weight=-1.0"),
-    ("input_shape", (1, 6, 6), "at least 8x8")])
+    ("input_shape", (1, 6, 6), "at least 8x8"), ("agreement", "cosine", "agreement='cosine'"),
+    ("target", "clean", "target='clean'"), ("temperature", 0.0, "temperature=0.0"),
+    ("coding_noise", -0.1, "coding_noise=-0.1")])
 def test_bad_options_are_one_line_errors(key, value, words):
     with pytest.raises(AeganError, match=words):
         FeatureAutoencoderConfig(**{key: value})
@@ -128,3 +130,56 @@ def test_the_schedule_turns_the_fast_step_off_and_gans_refuse_it(random_images, 
     with pytest.raises(AeganError, match="applies to autoencoders only"):
         aegan.train("gan", data=random_images, out=tmp_path / "gan", epochs=1, **QUIET,
                     overrides={"training.learning_rate_schedule": "cosine"})
+
+
+def test_the_contrastive_agreement_is_simclrs_nt_xent():
+    from aegan.models.feature_autoencoder import contrastive
+
+    torch.manual_seed(0)
+    first, second = torch.randn(6, 4), torch.randn(6, 4)
+    both = torch.nn.functional.normalize(torch.cat([first, second]), dim=1)
+    expected = 0.0
+    for i in range(12):
+        partner = (i + 6) % 12
+        others = [j for j in range(12) if j != i]
+        logits = torch.stack([both[i] @ both[j] / 0.5 for j in others])
+        expected += -(logits[others.index(partner)] - torch.logsumexp(logits, 0)) / 12
+    assert contrastive(first, second, 0.5).item() == pytest.approx(expected.item(), rel=1e-5)
+    assert contrastive(first, first + 1e-3 * second, 0.1) < contrastive(first, second, 0.1)  # partners found
+
+
+def test_the_decoder_reconstructs_the_original_or_the_view_as_asked():
+    images = torch.rand(16, 1, 12, 12)
+    for target in ("view", "original"):
+        net = model(augment=("flip",), target=target)
+        net.train()
+        torch.manual_seed(3)
+        view = net.view(images)
+        codings = net.encode(view)
+        logits = net.decode_logits(codings)
+        expected = net.reconstruction_loss(logits, view if target == "view" else images)
+        torch.manual_seed(3)
+        assert net.loss_terms(images)["reconstruction"].item() == pytest.approx(expected.item(), rel=1e-6)
+
+
+def test_standardized_codings_have_mean_0_and_variance_1_over_the_batch():
+    net = model(standardize_codings=True)
+    net.train()
+    codings = net.encode(torch.rand(64, 1, 12, 12))
+    assert codings.mean(0).abs().max() < 1e-5 and (codings.var(0, unbiased=False) - 1).abs().max() < 1e-3
+    assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in model().modules())
+
+
+def test_coding_noise_reaches_the_decoder_while_training_only():
+    images = torch.rand(16, 1, 12, 12)
+    net = model(coding_noise=0.5)
+    net.train()
+    codings = net.encode(images)
+    clean = net.reconstruction_loss(net.decode_logits(codings), images).item()
+    torch.manual_seed(0)
+    noisy = net.loss_terms(images)["reconstruction"].item()
+    torch.manual_seed(1)
+    assert noisy != clean and net.loss_terms(images)["reconstruction"].item() != noisy
+    net.eval()
+    assert net.loss_terms(images)["loss"].item() == pytest.approx(
+        net.reconstruction_loss(net.decode_logits(net.encode(images)), images).item())

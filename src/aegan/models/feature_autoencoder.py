@@ -50,10 +50,16 @@ class FeatureAutoencoderConfig:
     filters: tuple[int, ...] = (32, 64, 128)  # the three convolution blocks
     coding_size: int = 30
     batch_norm: bool = True  # after each convolution (encoder and decoder)
+    standardize_codings: bool = False  # a batch norm without learned scale on the codings: mean 0, variance 1 each
+    coding_noise: float = 0.0  # std of Gaussian noise added to the codings before decoding, while training
     augment: tuple[str, ...] = ()  # views while training: "flip", "translation"
     mask_ratio: float = 0.0  # share of mask_patch-sized squares hidden from the encoder while training
     mask_patch: int = 4
     invariance_weight: float = 0.0  # > 0: encode two views and pull their codings together
+    agreement: str = "spread"  # how: "spread" (squared difference in units of each dimension's spread) or
+    # "contrastive" (each view must pick its partner among the batch's other views, cosine similarity)
+    temperature: float = 0.5  # contrastive: the softmax temperature
+    target: str = "view"  # what the decoder reconstructs: the "view" it was given, or the "original" image
     # auto: binary_crossentropy (sigmoid outputs) for data in [0, 1], mse (linear outputs) otherwise
     reconstruction_loss: str = "auto"
 
@@ -76,6 +82,13 @@ class FeatureAutoencoderConfig:
                              "in [0, 1) (0.5 hides half the squares) and a square side of 1 pixel or more")
         if self.invariance_weight < 0:
             raise AeganError(f"model.invariance_weight={self.invariance_weight}: expected 0 (off) or more")
+        if self.agreement not in ("spread", "contrastive") or self.target not in ("view", "original"):
+            raise AeganError(f"model.agreement={self.agreement!r} / target={self.target!r}: expected 'spread' or "
+                             "'contrastive', and 'view' or 'original'")
+        if self.coding_noise < 0:
+            raise AeganError(f"model.coding_noise={self.coding_noise}: expected 0 (off) or a standard deviation")
+        if self.temperature <= 0:
+            raise AeganError(f"model.temperature={self.temperature}: expected a positive number, e.g. 0.5")
         check_reconstruction_loss(self.reconstruction_loss)
 
     @property
@@ -117,6 +130,17 @@ def invariance(first: torch.Tensor, second: torch.Tensor, eps: float = 1e-4) -> 
     return ((first - second) / (spread + eps)).pow(2).mean()
 
 
+def contrastive(first: torch.Tensor, second: torch.Tensor, temperature: float) -> torch.Tensor:
+    """NT-Xent (SimCLR): cross-entropy of finding each view's partner among the other 2N - 1 views,
+    by cosine similarity over `temperature`."""
+    both = F.normalize(torch.cat([first, second]), dim=1)
+    similarity = both @ both.T / temperature
+    similarity.fill_diagonal_(float("-inf"))
+    n = len(first)
+    partners = torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(first.device)
+    return F.cross_entropy(similarity, partners)
+
+
 def _block(in_channels: int, out_channels: int, batch_norm: bool, transposed: dict | None = None) -> list[nn.Module]:
     conv = (nn.ConvTranspose2d(in_channels, out_channels, 3, stride=2, **transposed) if transposed is not None
             else nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=not batch_norm))
@@ -142,7 +166,8 @@ class FeatureAutoencoder(nn.Module):
         bn = config.batch_norm
         self.encoder = nn.Sequential(
             *_block(channels, f1, bn), nn.MaxPool2d(2), *_block(f1, f2, bn), nn.MaxPool2d(2),
-            *_block(f2, f3, bn), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(grid, config.coding_size))
+            *_block(f2, f3, bn), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(grid, config.coding_size),
+            *([nn.BatchNorm1d(config.coding_size, affine=False)] if config.standardize_codings else []))
         up = [tuple(zip(*(upsampling(sizes[i], sizes[i - 1]) for sizes in (heights, widths)))) for i in (3, 2, 1)]
         self.expand = nn.Sequential(nn.Linear(config.coding_size, grid), nn.ReLU())
         self.decoder = nn.Sequential(
@@ -192,10 +217,17 @@ class FeatureAutoencoder(nn.Module):
         x = x.reshape(len(x), *self.config.input_shape)
         first = self.view(x)
         codings = self.encode(self.hide(first))
-        reconstruction = self.reconstruction_loss(self.decode_logits(codings), first)
+        target = first if self.config.target == "view" else x
+        noisy = codings
+        if self.training and self.config.coding_noise:  # nearby codings must decode alike
+            noisy = codings + self.config.coding_noise * shards.rows(
+                lambda n: torch.randn(n, codings.shape[1], dtype=codings.dtype, device=codings.device), len(codings))
+        reconstruction = self.reconstruction_loss(self.decode_logits(noisy), target)
         terms = {"loss": reconstruction, "reconstruction": reconstruction}
         if self.training and self.config.invariance_weight:
-            agreement = invariance(codings, self.encode(self.hide(self.view(x))))
+            other = self.encode(self.hide(self.view(x)))
+            agreement = (invariance(codings, other) if self.config.agreement == "spread"
+                         else contrastive(codings, other, self.config.temperature))
             terms["invariance"] = agreement
             terms["loss"] = reconstruction + self.config.invariance_weight * agreement
         return terms
