@@ -183,3 +183,23 @@ def test_coding_noise_reaches_the_decoder_while_training_only():
     net.eval()
     assert net.loss_terms(images)["loss"].item() == pytest.approx(
         net.reconstruction_loss(net.decode_logits(net.encode(images)), images).item())
+
+
+def test_few_labels_with_a_batch_norm_encoder_keeps_the_frozen_statistics(random_images, tmp_path):
+    """A fresh encoder with batch norm on its codings builds (one zero sample, in evaluation mode),
+    a last batch of one sample is skipped, and the frozen phase leaves the running statistics alone."""
+    import numpy as np
+
+    from aegan.evaluation.pretraining import few_label_experiment
+
+    run = aegan.train("feature_ae", data=random_images, out=tmp_path / "run", epochs=1, **QUIET,
+                      overrides={"model.filters": [4, 4, 4], "model.coding_size": 5})
+    samples = np.load(random_images)
+    labels = np.arange(len(samples)) % 3
+    norms = {}
+    few_label_experiment(run.model, run.config.model, (samples[:160], labels[:160]), (samples[160:200], labels[160:200]),
+                         (samples[200:], labels[200:]), labels=33, epochs=1,
+                         on_phase=lambda name, classifier: norms.__setitem__(name, classifier.autoencoder.encoder[-1]
+                                                                            .running_mean.clone()))
+    assert torch.equal(norms["frozen"], run.model.encoder[-1].running_mean)
+    assert not torch.equal(norms["fine_tuned"], run.model.encoder[-1].running_mean)

@@ -51,8 +51,10 @@ def build_classifier(run_model: nn.Module, model_config, reuse: bool, seed: int,
         model_config = run_model.config
     torch.manual_seed(seed)
     autoencoder = copy.deepcopy(run_model) if reuse else build_model(model_config)
-    with torch.no_grad():
-        coding_dimensions = _codings(autoencoder, torch.zeros(1, *sample_shape)).shape[1]
+    was_training = autoencoder.training
+    with torch.no_grad():  # in evaluation mode: batch norm cannot take the statistics of one sample
+        coding_dimensions = _codings(autoencoder.eval(), torch.zeros(1, *sample_shape)).shape[1]
+    autoencoder.train(was_training)
     return EncoderClassifier(autoencoder, coding_dimensions, num_classes)
 
 
@@ -71,6 +73,8 @@ def _fit(model: EncoderClassifier, parameters, images, labels, epochs: int, lear
         permutation = torch.randperm(len(images), generator=generator)
         for start in range(0, len(images), batch_size):
             batch = permutation[start:start + batch_size]
+            if len(batch) == 1 and len(images) > 1:  # batch norm cannot train on one sample: it waits a round
+                continue
             loss = F.cross_entropy(model(images[batch]), labels[batch])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
