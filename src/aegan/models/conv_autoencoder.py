@@ -90,6 +90,13 @@ def upsampling(a: int, b: int) -> tuple[int, int]:
     raise ValueError(f"no 3x3 stride-2 transposed convolution goes from {a} to {b}")
 
 
+def decoder_paddings(height: int, width: int) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """((padding h, w), (output padding h, w)) of the three transposed convolutions that undo three
+    2x2 poolings of an image of height x width: H//8 -> H//4 -> H//2 -> H, and the same for the width."""
+    heights, widths = pooled_sizes(height), pooled_sizes(width)
+    return [tuple(zip(*(upsampling(sizes[i], sizes[i - 1]) for sizes in (heights, widths)))) for i in (3, 2, 1)]
+
+
 class ConvAutoencoder(nn.Module):
     """(C, H, W) -> conv/pool 16, 32, 64 -> (64, H//8, W//8) codings -> ConvT 32, 16, C (sigmoid) -> (C, H, W)."""
 
@@ -111,7 +118,7 @@ class ConvAutoencoder(nn.Module):
             _glorot(nn.Conv2d(f1, f2, 3, padding=1)), nn.SELU(), nn.MaxPool2d(2),        # 14 -> 7
             _glorot(nn.Conv2d(f2, f3, 3, padding=1)), nn.SELU(), nn.MaxPool2d(2),        # 7 -> 3
         )
-        up = [tuple(zip(*(upsampling(sizes[i], sizes[i - 1]) for sizes in (heights, widths)))) for i in (3, 2, 1)]
+        up = decoder_paddings(height, width)
         self.decoder = nn.Sequential(  # each up[i] is ((padding h, w), (output padding h, w))
             _glorot(nn.ConvTranspose2d(f3, f2, 3, stride=2, padding=up[0][0], output_padding=up[0][1])),  # 3 -> 7
             nn.SELU(),

@@ -36,7 +36,7 @@ from aegan.models.autoencoders import (
     require_resolved,
     with_data_shape_and_loss,
 )
-from aegan.models.conv_autoencoder import pooled_sizes, upsampling
+from aegan.models.conv_autoencoder import decoder_paddings, pooled_sizes
 from aegan.training.augment import translate
 
 VIEWS = ("flip", "translation")
@@ -168,7 +168,7 @@ class FeatureAutoencoder(nn.Module):
             *_block(channels, f1, bn), nn.MaxPool2d(2), *_block(f1, f2, bn), nn.MaxPool2d(2),
             *_block(f2, f3, bn), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(grid, config.coding_size),
             *([nn.BatchNorm1d(config.coding_size, affine=False)] if config.standardize_codings else []))
-        up = [tuple(zip(*(upsampling(sizes[i], sizes[i - 1]) for sizes in (heights, widths)))) for i in (3, 2, 1)]
+        up = decoder_paddings(height, width)
         self.expand = nn.Sequential(nn.Linear(config.coding_size, grid), nn.ReLU())
         self.decoder = nn.Sequential(
             *_block(f3, f2, bn, {"padding": up[0][0], "output_padding": up[0][1]}),
