@@ -269,7 +269,7 @@ def test_readme_initialisation_claim_holds():
     from aegan.data.sources import load_splits
     from aegan.models import build_model
 
-    assert "`conv_vae` and `dcgan` keep PyTorch's default initialisation" in flat(README.read_text())
+    assert "`conv_vae`, `dcgan` and `feature_ae` keep PyTorch's default initialisation" in flat(README.read_text())
     for preset in preset_names():
         config = load_config(preset)
         spec = load_splits(config.data).spec if config.data.dataset == "toy3d" else fashion_mnist_spec()
@@ -277,7 +277,7 @@ def test_readme_initialisation_claim_holds():
         biases = [module.bias for module in model.modules()
                   if isinstance(module, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)) and module.bias is not None]
         zero = [bool((bias == 0).all()) for bias in biases]
-        if config.model.kind in ("conv_vae", "dcgan"):  # wgan_gp is a dcgan too
+        if config.model.kind in ("conv_vae", "dcgan", "feature_ae"):  # wgan_gp is a dcgan too
             assert not all(zero), preset
         else:
             assert all(zero), preset
