@@ -47,6 +47,7 @@ OPTIONS = {  # each option alone, on top of the architecture's preset
     "ema 0.999": {"training.ema_decay": 0.999},
     "ema 0.99": {"training.ema_decay": 0.99},
     "diffaugment": {"training.augment": ["translation", "cutout"]},
+    "adam": {**ADAM_GAN, "training.learning_rate": 2e-4},
     "two timescales (adam)": {**ADAM_GAN, "training.generator_learning_rate": 1e-4,
                               "training.discriminator_learning_rate": 4e-4},
 }

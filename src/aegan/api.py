@@ -71,9 +71,12 @@ def train(preset: str, *, data: str | os.PathLike | None = None, out: str | os.P
     config = replace(config, model=config.model.for_data(spec))
     family = FAMILIES[config.model.kind]
     check_gan_batch_size(config, family, len(splits.train))
-    if config.training.time_limit_minutes and family.training_loop != "gan":
-        raise AeganError(f"training.time_limit_minutes={config.training.time_limit_minutes:g} applies to GANs only: "
-                         "remove it, or set training.num_epochs")
+    if config.training.time_limit_minutes and family.training_loop not in ("gan", "diffusion"):
+        raise AeganError(f"training.time_limit_minutes={config.training.time_limit_minutes:g} applies to GANs and "
+                         "diffusion models only: remove it, or set training.num_epochs")
+    if config.training.ema_decay and family.training_loop not in ("gan", "diffusion"):
+        raise AeganError(f"training.ema_decay={config.training.ema_decay:g} applies to GANs and diffusion models "
+                         "only: remove it")
     if config.training.learning_rate_schedule != "constant" and family.training_loop != "autoencoder":
         raise AeganError(f"training.learning_rate_schedule={config.training.learning_rate_schedule!r} applies to "
                          "autoencoders only: remove it, or set it to 'constant'")
@@ -223,6 +226,20 @@ def _fit(config, splits, run_dir: Path, progress, log, checkpoint=None, parallel
                       start_epoch=start_epoch, optimizers=optimizers, replay_generator=replay, position=position,
                       stop=stop, extra_state=extra_state, parallel=parallel)
         return Run(run_dir)
+    if family.training_loop == "diffusion":
+        from aegan.training.diffusion import train_diffusion
+
+        optimizer = build_optimizer(config.training.optimizer, model.parameters(), config.training.learning_rate,
+                                    config.training.momentum, config.training.betas)
+        extra_state = None
+        if checkpoint:
+            restore(*checkpoint, model, optimizer, {"shuffle": shuffle}, learning_rate=config.training.learning_rate)
+            extra_state = ({key[len("extra."):]: value for key, value in checkpoint[0].items()
+                            if key.startswith("extra.")}, checkpoint[1].get("extra", {}), device)
+        with StopRequests() as stop, _resume_hint(run_dir, config):
+            train_diffusion(model, config, train_batches, run_dir, shuffle, optimizer, progress=progress, log=log,
+                            start_epoch=start_epoch, position=position, stop=stop, extra_state=extra_state)
+        return Run(run_dir)
     optimizer = build_optimizer(config.training.optimizer, model.parameters(), config.training.learning_rate,
                                 config.training.momentum)
     if checkpoint:
@@ -278,6 +295,7 @@ def _train_autoencoder(model, config, splits, train_batches, device, run_dir, sh
 
 def check_gan_batch_size(config, family, samples: int) -> None:
     """A GAN trains on whole batches only (as the seed's dataset does), so it needs one at least."""
-    if family.training_loop == "gan" and config.training.batch_size > samples:
+    if family.training_loop in ("gan", "diffusion") and config.training.batch_size > samples:
+        what = "a GAN" if family.training_loop == "gan" else "a diffusion model"
         raise AeganError(f"training.batch_size={config.training.batch_size} is more than the {samples:,} training "
-                         f"samples, and a GAN trains on whole batches only: use --batch-size {samples} or less")
+                         f"samples, and {what} trains on whole batches only: use --batch-size {samples} or less")

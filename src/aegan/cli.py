@@ -148,7 +148,8 @@ def _cmd_encode(args) -> int:
 def _cmd_sample(args) -> int:
     from aegan.api import plot_samples
 
-    print(plot_samples(args.run, args.out, n=args.n, seed=args.seed, label=args.label))
+    print(plot_samples(args.run, args.out, n=args.n, seed=args.seed, label=args.label, steps=args.steps,
+                       guidance=args.guidance))
     return 0
 
 
@@ -162,7 +163,7 @@ def _cmd_interpolate(args) -> int:
 def _cmd_evaluate(args) -> int:
     from aegan.api import evaluate
 
-    result = evaluate(args.run, split=args.split, n=args.n, umap=args.umap)
+    result = evaluate(args.run, split=args.split, n=args.n, umap=args.umap, steps=args.steps)
     width = max(len(key) for key in result)
     for key, value in result.items():
         if key.endswith("_floor"):
@@ -274,11 +275,16 @@ def build_parser() -> argparse.ArgumentParser:
     encode.add_argument("--no-plot", action="store_true", help="write the codings only")
     encode.set_defaults(handler=_cmd_encode)
 
-    sample = commands.add_parser("sample", help="a grid of new images from a VAE or GAN (checkpoint only)")
+    sample = commands.add_parser("sample", help="a grid of new images from a VAE, GAN or diffusion run (checkpoint only)")
     sample.add_argument("run", metavar="RUN")
     sample.add_argument("-n", "--n", type=_count("of images", 1), default=12)
     sample.add_argument("--seed", type=_count("seed", 0), default=0)
-    sample.add_argument("--label", type=_count("class label", 0), help="a conditional GAN's class index")
+    sample.add_argument("--label", type=_count("class label", 0),
+                        help="a conditional model's class index (cgan, cddpm)")
+    sample.add_argument("--steps", type=_count("of sampling steps", 1),
+                        help="a diffusion run's DDIM steps (default its model.sample_steps)")
+    sample.add_argument("--guidance", type=float,
+                        help="a conditional diffusion run's classifier-free guidance weight (1: none)")
     sample.add_argument("--out", help="PNG file (default RUN/samples.png)")
     sample.set_defaults(handler=_cmd_sample)
 
@@ -295,7 +301,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("run", metavar="RUN")
     evaluate.add_argument("--split", choices=("train", "valid", "test"), default="test")
     evaluate.add_argument("--n", type=_count("of samples", 100), default=10000,
-                          help="samples for the generative metrics (VAE and GAN runs)")
+                          help="samples for the generative metrics (VAE, GAN and diffusion runs)")
+    evaluate.add_argument("--steps", type=_count("of sampling steps", 1),
+                          help="a diffusion run's DDIM steps for its samples (default its model.sample_steps)")
     evaluate.add_argument("--umap", action="store_true",
                           help="also the trustworthiness of the codings' UMAP map (pip install 'aegan[umap]')")
     evaluate.set_defaults(handler=_cmd_evaluate)

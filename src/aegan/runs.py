@@ -96,8 +96,8 @@ class Run:
         try:
             restore(tensors, self.checkpoint, self.model)
             average = {k[len("extra.ema.module."):]: v for k, v in tensors.items() if k.startswith("extra.ema.module.")}
-            if average:  # a GAN trained with training.ema_decay samples from its generator's moving average
-                self.model.generator.load_state_dict(average)
+            if average:  # a run trained with training.ema_decay samples from its moving average
+                getattr(self.model, getattr(type(self.model), "averaged_network", "generator")).load_state_dict(average)
         except RuntimeError as error:  # load_state_dict: the weights are not of this config's model
             first = str(error).strip().splitlines()[0]
             raise AeganError(f"{self.path}: the checkpoint's weights do not fit the model that {CONFIG_FILE} "

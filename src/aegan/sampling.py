@@ -31,13 +31,37 @@ def _conditional(run: Run) -> int:
     return int(getattr(run.model.config, "num_classes", 0) or 0)
 
 
-def sample(run, n: int = 12, seed: int = 0, label: int | None = None) -> np.ndarray:
+def _sampling_options(run: Run, steps: int | None, guidance: float | None) -> dict:
+    """A diffusion run's `steps` and `guidance`; refused, in one line, for runs that have no such option."""
+    options = {}
+    for name, value in (("steps", steps), ("guidance", guidance)):
+        if value is None:
+            continue
+        if name not in getattr(type(run.model), "sampling_options", ()):
+            raise AeganError(f"--{name} {value}: {run.path} is a {run.config.model.kind} run, which samples in one "
+                             f"pass; drop --{name} (it is for diffusion runs)")
+        options[name] = value
+    if steps is not None:
+        run.model.timesteps(steps)  # the range check, with its one-line error
+    if guidance is not None:
+        if guidance < 0:
+            raise AeganError(f"--guidance {guidance}: expected 0 or more (1: no guidance, 3: a usual choice)")
+        if not _conditional(run):
+            raise AeganError(f"--guidance {guidance}: {run.path} is not class-conditional, and guidance mixes the "
+                             "conditional and unconditional predictions; drop --guidance, or train cddpm")
+    return options
+
+
+def sample(run, n: int = 12, seed: int = 0, label: int | None = None, steps: int | None = None,
+           guidance: float | None = None) -> np.ndarray:
     """`n` new samples (n, *sample shape) in the data's own units (images of uint8 data in [0, 1]),
-    from the prior; needs only the run's folder. `label` picks the class of a conditional GAN."""
+    from the prior; needs only the run's folder. `label` picks the class of a conditional model;
+    a diffusion run takes its DDIM `steps` and classifier-free `guidance` weight."""
     run = as_run(run)
     run._require("sample", "sample new data")
     if n < 1:
         raise AeganError(f"n={n}: expected at least 1 sample")
+    options = _sampling_options(run, steps, guidance)
     classes = _conditional(run)
     if label is not None and not classes:
         raise AeganError(f"--label {label}: {run.path} is not a conditional model; drop --label or train cgan")
@@ -46,16 +70,18 @@ def sample(run, n: int = 12, seed: int = 0, label: int | None = None) -> np.ndar
                          f"({', '.join(run.spec.class_names[:classes])})")
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        values = (run.model.sample(n, generator=generator, labels=label) if classes
-                  else run.model.sample(n, generator=generator))
+        values = (run.model.sample(n, generator=generator, labels=label, **options) if classes
+                  else run.model.sample(n, generator=generator, **options))
         return run.spec.from_model(values).numpy()
 
 
 def plot_samples(run, path: str | os.PathLike | None = None, n: int = 12, seed: int = 0,
-                 label: int | None = None) -> Path:
+                 label: int | None = None, steps: int | None = None, guidance: float | None = None) -> Path:
     run = as_run(run)
-    values = sample(run, n, seed, label)
+    values = sample(run, n, seed, label, steps, guidance)
     what = f" of class {label} ({run.spec.class_names[label]})" if label is not None else ""
+    what += f", {steps} DDIM steps" if steps is not None else ""
+    what += f", guidance {guidance:g}" if guidance is not None else ""
     out = path or run.path / "samples.png"
     if not run.spec.is_image:
         return plot_series_reconstructions({"sample": values}, out, feature_names=run.spec.feature_names)
@@ -83,10 +109,14 @@ def interpolate(run, steps: int = 9, pairs: int = 4, seed: int = 0, samples=None
             codings = codings[0] if isinstance(codings, tuple) else codings
             starts, ends = codings[0::2], codings[1::2]
         else:
-            starts = torch.randn(pairs, run.model.config.coding_size, generator=generator)
-            ends = torch.randn(pairs, run.model.config.coding_size, generator=generator)
+            size = getattr(run.model, "coding_size", None) or run.model.config.coding_size  # a diffusion run: its noise
+            starts = torch.randn(pairs, size, generator=generator)
+            ends = torch.randn(pairs, size, generator=generator)
         weights = torch.linspace(0, 1, steps)[None, :, None]
-        path = starts[:, None] * (1 - weights) + ends[:, None] * weights
+        if getattr(type(run.model), "interpolation", "linear") == "spherical":
+            path = _slerp(starts[:, None], ends[:, None], weights)
+        else:
+            path = starts[:, None] * (1 - weights) + ends[:, None] * weights
         if _conditional(run):  # a conditional GAN: one class per row
             labels = run.model.random_labels(len(starts), generator).repeat_interleave(steps)
         run.model.eval()
@@ -94,6 +124,14 @@ def interpolate(run, steps: int = 9, pairs: int = 4, seed: int = 0, samples=None
                    else run.model.decode(path.reshape(-1, path.shape[-1])))
         decoded = run.spec.from_model(decoded)
     return decoded.reshape(len(starts), steps, *decoded.shape[1:]).numpy()
+
+
+def _slerp(starts: torch.Tensor, ends: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation: Gaussian noise of many dimensions lies near a sphere, and a straight
+    line between two such points would pass inside it (noise too weak for the model)."""
+    cosine = (starts * ends).sum(-1, keepdim=True) / (starts.norm(dim=-1, keepdim=True) * ends.norm(dim=-1, keepdim=True))
+    angle = torch.arccos(cosine.clamp(-1 + 1e-7, 1 - 1e-7))
+    return (torch.sin((1 - weights) * angle) * starts + torch.sin(weights * angle) * ends) / torch.sin(angle)
 
 
 def plot_interpolations(run, path: str | os.PathLike | None = None, steps: int = 9, pairs: int = 4,
@@ -115,4 +153,5 @@ def plot_interpolations(run, path: str | os.PathLike | None = None, steps: int =
     rows.append(interpolate(run, steps, pairs=pairs - sample_pairs, seed=seed))
     grid = _display(run, np.concatenate(rows))
     return plot_image_grid(grid, path or run.path / "interpolations.png",
-                           title=f"{run.config.name}: interpolation in coding space")
+                           title=f"{run.config.name}: interpolation in "
+                                 f"{'noise' if getattr(type(run.model), 'interpolation', '') == 'spherical' else 'coding'} space")

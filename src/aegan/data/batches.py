@@ -52,7 +52,7 @@ class Batches:
     def _scale(self, stored: torch.Tensor) -> torch.Tensor:
         return stored if self.spec is None else self.spec.to_model(stored)
 
-    def _labels(self, index: torch.Tensor) -> torch.Tensor | None:
+    def labels_of(self, index: torch.Tensor) -> torch.Tensor | None:
         return None if self.labels is None else self.labels.index_select(0, index.to(self.labels.device))
 
     def take(self, index: torch.Tensor) -> torch.Tensor:
@@ -73,9 +73,9 @@ class Batches:
             chunks = (shard(index) for index in chunks)
         if not self.streamed:
             for index in chunks:
-                yield self.take(index), self._labels(index)
+                yield self.take(index), self.labels_of(index)
             return
-        yield from _prefetched(((self.take(index), self._labels(index)) for index in chunks))
+        yield from _prefetched(((self.take(index), self.labels_of(index)) for index in chunks))
 
     def in_order(self, batch_size: int) -> Iterator[torch.Tensor]:
         """The whole split in order, scaled, `batch_size` at a time (evaluation)."""

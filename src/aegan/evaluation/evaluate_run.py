@@ -25,18 +25,40 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _generative(run, splits, n: int, log) -> dict:
+def _generative(run, splits, n: int, log, steps: int | None = None) -> dict:
     from aegan.evaluation.generative import generative_report
+
+    options = {"steps": steps} if steps is not None else {}
+    seconds = []
 
     def draw(count: int, seed: int):
         generator = torch.Generator().manual_seed(seed)
+        start = time.perf_counter()
         with torch.no_grad():
-            return run.model.sample(count, generator=generator).numpy()
+            samples = run.model.sample(count, generator=generator, **options).numpy()
+        seconds.append((time.perf_counter() - start) / count * 1000)
+        return samples
 
-    return generative_report(draw, splits.train, splits.test, splits.spec, n=n, log=log)
+    report = generative_report(draw, splits.train, splits.test, splits.spec, n=n, log=log)
+    if seconds:
+        report["sampling_seconds_per_1000"] = round(seconds[0], 3)
+    if steps is not None:
+        report["sampling_steps"] = steps
+    return report
 
 
-def evaluate(run, split: str = "test", n: int = 10000, log=_log, umap: bool = False) -> dict:
+def check_sampling_steps(run, steps: int | None) -> None:
+    """--steps applies to models that sample in steps (diffusion), up to their number of time steps."""
+    if steps is None:
+        return
+    if "steps" not in getattr(type(run.model), "sampling_options", ()):
+        raise AeganError(f"--steps {steps}: {run.path} is a {run.config.model.kind} run, which samples in one pass; "
+                         "drop --steps (it is for diffusion runs)")
+    run.model.timesteps(steps)  # the range check, with its one-line error
+
+
+def evaluate(run, split: str = "test", n: int = 10000, log=_log, umap: bool = False,
+             steps: int | None = None) -> dict:
     """What applies to the run, on one split; written to RUN/evaluation.json.
 
     Always the loss (and its parts) for models that reconstruct; a linear autoencoder: the
@@ -45,12 +67,14 @@ def evaluate(run, split: str = "test", n: int = 10000, log=_log, umap: bool = Fa
     to PCA's with as many components (and PCA at 10, 30, 64), and the trustworthiness of the t-SNE
     map (and, with `umap`, of the UMAP map); a VAE: the
     negative ELBO and active units; a run that samples: the generative metrics of `n` samples in
-    the feature space of a classifier trained on the run's own labelled data, each with its floor.
+    the feature space of a classifier trained on the run's own labelled data, each with its floor,
+    and the sampling time per 1,000 samples (a diffusion run: in `steps` DDIM steps, or its default).
     """
     from aegan.evaluation import (compare_with_pca, is_linear_autoencoder, plot_activation_histograms,
                                   representation_report, sparsity_report, vae_report)
 
     run = as_run(run)
+    check_sampling_steps(run, steps)
     evaluations = type(run.model).evaluations
     splits = run.splits()
     spec = splits.spec
@@ -89,7 +113,7 @@ def evaluate(run, split: str = "test", n: int = 10000, log=_log, umap: bool = Fa
         if "vae" in evaluations:
             result.update(vae_report(model, batches.all(), seed=run.config.training.seed))
     if "generative" in evaluations:
-        result.update(_generative(run, splits, n, log))
+        result.update(_generative(run, splits, n, log, steps))
     atomic_write_json(run.path / "evaluation.json", result)
     return result
 

@@ -7,6 +7,7 @@ for the data (`for_data(spec)`). Adding a family: its file, a preset, a line bel
 """
 
 from aegan.models.autoencoders import DenseAutoencoder, DenseAutoencoderConfig
+from aegan.models.ddpm import DDPM, DDPMConfig
 from aegan.models.conv_autoencoder import ConvAutoencoder, ConvAutoencoderConfig
 from aegan.models.feature_autoencoder import FeatureAutoencoder, FeatureAutoencoderConfig
 from aegan.models.gan import GAN, DCGANConfig, GANConfig
@@ -23,6 +24,7 @@ MODEL_KINDS = {
     "conv_vae": (ConvVAEConfig, ConvVariationalAutoencoder),
     "gan": (GANConfig, GAN),
     "dcgan": (DCGANConfig, GAN),
+    "ddpm": (DDPMConfig, DDPM),
 }
 FAMILIES = {kind: model for kind, (_, model) in MODEL_KINDS.items()}
 
@@ -38,7 +40,7 @@ def can_sample(model) -> bool:
 
 
 __all__ = [
-    "FAMILIES", "GAN", "DCGANConfig", "GANConfig", "MODEL_KINDS", "ConvAutoencoder", "ConvAutoencoderConfig",
+    "DDPM", "DDPMConfig", "FAMILIES", "GAN", "DCGANConfig", "GANConfig", "MODEL_KINDS", "ConvAutoencoder", "ConvAutoencoderConfig",
     "FeatureAutoencoder", "FeatureAutoencoderConfig",
     "RecurrentAutoencoder", "RecurrentAutoencoderConfig", "ConvVAEConfig", "ConvVariationalAutoencoder",
     "DenseAutoencoder", "DenseAutoencoderConfig", "VAEConfig", "VariationalAutoencoder", "build_model", "can_sample",

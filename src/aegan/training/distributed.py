@@ -248,6 +248,9 @@ def refuse_unsupported(config, parallel: DataParallel, family) -> None:
     if training.pretrain_epochs:
         raise AeganError("training.pretrain_epochs with torchrun: greedy pretraining runs in one process; "
                          "remove the pretrain_* keys, or train without torchrun")
+    if family.training_loop == "diffusion":
+        raise AeganError("torchrun with a diffusion model: its loop trains in one process so far; "
+                         "train it without torchrun")
     if family.training_loop == "gan" and training.batch_size % parallel.world_size:
         raise AeganError(f"training.batch_size={training.batch_size} does not split evenly over "
                          f"{parallel.world_size} processes, and a GAN step needs equal slices: use a multiple "
