@@ -248,3 +248,14 @@ def test_the_time_limit_stops_a_diffusion_run(images, tmp_path):
                       overrides={**TINY, "training.num_epochs": 1000, "training.time_limit_minutes": 0.0005}, **QUIET)
     records = run.metrics()
     assert len(records) == 1 and records[0]["steps"] < 10
+
+
+def test_what_a_diffusion_run_cannot_do_yet_is_refused_in_one_line(trained, images, tmp_path):
+    plain, _ = trained
+    result = run_cli("export", plain.path, "--onnx")
+    assert result.returncode == 2 and "samples by a loop of denoiser calls" in result.stderr
+    result = run_cli("train", "ddpm", "--data", images, "--out", tmp_path / "board", "--set", "training.tensorboard=true")
+    assert result.returncode == 2 and "no TensorBoard events yet" in result.stderr
+    assert not (tmp_path / "board").exists()
+    with pytest.raises(AeganError, match="applies to GANs and diffusion models only"):
+        aegan.train("vae", data=images, out=tmp_path / "vae", overrides={"training.ema_decay": 0.99}, **QUIET)

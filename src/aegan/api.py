@@ -74,6 +74,9 @@ def train(preset: str, *, data: str | os.PathLike | None = None, out: str | os.P
     if config.training.time_limit_minutes and family.training_loop not in ("gan", "diffusion"):
         raise AeganError(f"training.time_limit_minutes={config.training.time_limit_minutes:g} applies to GANs and "
                          "diffusion models only: remove it, or set training.num_epochs")
+    if config.training.tensorboard and family.training_loop == "diffusion":
+        raise AeganError("training.tensorboard with a diffusion model: its loop writes metrics.jsonl and sample "
+                         "grids (RUN/samples/) but no TensorBoard events yet; remove training.tensorboard")
     if config.training.ema_decay and family.training_loop not in ("gan", "diffusion"):
         raise AeganError(f"training.ema_decay={config.training.ema_decay:g} applies to GANs and diffusion models "
                          "only: remove it")

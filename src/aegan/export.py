@@ -317,6 +317,9 @@ def export_onnx(run: Run | str | os.PathLike, out_dir: str | os.PathLike | None 
     """
     require_onnx()
     run = run if isinstance(run, Run) else Run(run)
+    if type(run.model).training_loop == "diffusion":
+        raise AeganError(f"aegan export --onnx {run.path}: a {run.config.model.kind} run samples by a loop of "
+                         "denoiser calls, which the ONNX files here do not hold; export autoencoder, VAE and GAN runs")
     run.model.eval()
     out = Path(out_dir) if out_dir is not None else run.path / "onnx"
     _refuse_a_file(out)

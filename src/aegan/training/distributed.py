@@ -248,6 +248,9 @@ def refuse_unsupported(config, parallel: DataParallel, family) -> None:
     if training.pretrain_epochs:
         raise AeganError("training.pretrain_epochs with torchrun: greedy pretraining runs in one process; "
                          "remove the pretrain_* keys, or train without torchrun")
+    if hasattr(family, "after_training_step"):
+        raise AeganError(f"torchrun with {config.model.kind}: its growing schedule trains in one process so far; "
+                         "train it without torchrun")
     if family.training_loop == "diffusion":
         raise AeganError("torchrun with a diffusion model: its loop trains in one process so far; "
                          "train it without torchrun")

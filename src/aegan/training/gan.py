@@ -199,6 +199,7 @@ def train_gan(model, config, images: Batches, run_dir: Path, shuffle: torch.Gene
         checkpoints.initial()
     deadline = time.monotonic() + 60 * training.time_limit_minutes if training.time_limit_minutes else None
     shard = None if parallel.single else parallel.shard
+    advance = getattr(model, "after_training_step", None)
 
     def out_of_time() -> bool:  # agreed on by every process of a data-parallel job
         return bool(deadline) and bool(parallel.any(time.monotonic() > deadline))
@@ -220,6 +221,8 @@ def train_gan(model, config, images: Batches, run_dir: Path, shuffle: torch.Gene
                                                    start=first):
                 with parallel.step(batch_size):
                     step_logits.append(step(model.to_training_range(real), labels if conditional else None))
+                if advance is not None:  # a growing model's schedule (progan) counts the images trained on
+                    advance(batch_size)
                 if (index + 1) % CHECK_EVERY == 0:
                     check_losses(step_logits[-CHECK_EVERY:], training, epoch, index + 1)
                 bar.update()
