@@ -223,7 +223,7 @@ def test_steps_and_guidance_are_refused_for_runs_that_sample_in_one_pass(images,
     run = aegan.train("gan", data=images, out=tmp_path / "gan", epochs=1, overrides={"training.batch_size": 16},
                       **QUIET)
     result = run_cli("sample", run.path, "--steps", 10)
-    assert result.returncode == 2 and "samples in one pass; drop --steps" in result.stderr
+    assert result.returncode == 2 and "has no such option; drop --steps" in result.stderr
 
 
 def test_resumed_from_the_middle_of_an_epoch_the_bytes_equal_an_uninterrupted_run(images, tmp_path):
@@ -259,3 +259,27 @@ def test_what_a_diffusion_run_cannot_do_yet_is_refused_in_one_line(trained, imag
     assert not (tmp_path / "board").exists()
     with pytest.raises(AeganError, match="applies to GANs and diffusion models only"):
         aegan.train("vae", data=images, out=tmp_path / "vae", overrides={"training.ema_decay": 0.99}, **QUIET)
+
+
+@pytest.mark.parametrize("channels, height, width, scaling", [(1, 28, 28, "divide_255"), (3, 5, 7, "divide_255"),
+                                                               (3, 32, 24, "standardize"), (2, 9, 4, "divide_255")])
+def test_any_image_data_trains_and_samples_in_its_own_range(channels, height, width, scaling):
+    from test_model_shapes import images
+
+    spec = images(channels, height, width, scaling=scaling)
+    config = DDPMConfig(channels=(4, 8), num_timesteps=10, sample_steps=3).for_data(spec)
+    assert config.value_range == ("unit" if scaling == "divide_255" else "standardized")
+    model = DDPM(config)
+    with torch.no_grad():  # the output layer starts at zero, which would stop every gradient behind it
+        model.denoiser.conv_out.weight.normal_(0, 1)
+    x = torch.rand(2, channels, height, width)
+    model.loss_terms(x)["loss"].backward()
+    assert model.denoiser.conv_in.weight.grad.abs().sum() > 0
+    samples = model.sample(3, torch.Generator().manual_seed(0))
+    assert samples.shape == (3, channels, height, width)
+    if scaling == "divide_255":
+        assert 0 <= samples.min() and samples.max() <= 1
+    else:  # standardised data is not clipped
+        assert samples.abs().max() > 1
+    with pytest.raises(AeganError, match="needs class labels"):
+        DDPMConfig(conditional=True).for_data(images(1, 8, 8, labels=()))

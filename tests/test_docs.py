@@ -238,13 +238,17 @@ def test_readme_sparsity_weights_are_the_presets():
 
 def test_readme_model_contract_holds():
     """The README: autoencoders have encode, decode, forward and loss_terms; a GAN has generate, decode,
-    discriminate and sample, and no encoder, forward or loss_terms."""
+    discriminate and sample, and no encoder, forward or loss_terms; a diffusion model has loss_terms,
+    decode, ddim, ddpm and sample, and no encoder or forward."""
     import torch.nn as nn
 
     from aegan.models import FAMILIES
 
     for kind, family in FAMILIES.items():
-        if family.training_loop == "gan":
+        if family.training_loop == "diffusion":
+            assert all(hasattr(family, name) for name in ("loss_terms", "decode", "ddim", "ddpm", "sample")), kind
+            assert family.forward is nn.Module.forward and "encode" not in family.capabilities, kind
+        elif family.training_loop == "gan":
             assert all(hasattr(family, name) for name in ("generate", "decode", "discriminate", "sample")), kind
             assert not hasattr(family, "loss_terms") and family.forward is nn.Module.forward, kind
             assert "encode" not in family.capabilities, kind
@@ -261,7 +265,8 @@ def test_docs_index_names_readme_sections_that_exist():
 
 
 def test_readme_initialisation_claim_holds():
-    """The README: Keras' initialisation (zero biases) for every preset's model but conv_vae and dcgan."""
+    """The README: Keras' initialisation (zero biases) for every preset's model but conv_vae, dcgan,
+    feature_ae and ddpm (progan's and stylegan's equalised layers are their own, and described apart)."""
     import torch.nn as nn
 
     from aegan.config import load_config, preset_names
@@ -269,7 +274,8 @@ def test_readme_initialisation_claim_holds():
     from aegan.data.sources import load_splits
     from aegan.models import build_model
 
-    assert "`conv_vae`, `dcgan` and `feature_ae` keep PyTorch's default initialisation" in flat(README.read_text())
+    assert "`conv_vae`, `dcgan`, `feature_ae` and `ddpm` keep PyTorch's default initialisation" in flat(
+        README.read_text())
     for preset in preset_names():
         config = load_config(preset)
         spec = load_splits(config.data).spec if config.data.dataset == "toy3d" else fashion_mnist_spec()
@@ -277,7 +283,7 @@ def test_readme_initialisation_claim_holds():
         biases = [module.bias for module in model.modules()
                   if isinstance(module, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)) and module.bias is not None]
         zero = [bool((bias == 0).all()) for bias in biases]
-        if config.model.kind in ("conv_vae", "dcgan", "feature_ae"):  # wgan_gp is a dcgan too
+        if config.model.kind in ("conv_vae", "dcgan", "feature_ae", "ddpm"):  # wgan_gp is a dcgan too
             assert not all(zero), preset
         else:
             assert all(zero), preset

@@ -22,6 +22,10 @@ PROMISED = {
     "conv_vae": ["reconstructions.png", "samples.png", "interpolations.png", "run/evaluation.json"],
     "gan": ["samples.png", "interpolations.png", "run/samples/progress.gif", "run/evaluation.json"],
     "dcgan": ["samples.png", "interpolations.png", "run/samples/progress.gif", "run/evaluation.json"],
+    "progan": ["samples.png", "interpolations.png", "run/samples/progress.gif", "run/evaluation.json"],
+    "stylegan": ["samples.png", "truncation.png", "style-mixing.png", "run/evaluation.json"],
+    "ddpm": ["samples.png", "samples-250-steps.png", "interpolations.png", "run/samples/progress.gif",
+             "run/evaluation.json"],
 }
 
 

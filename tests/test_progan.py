@@ -12,7 +12,8 @@ import torch.nn.functional as F
 
 import aegan
 from aegan.errors import AeganError
-from aegan.models.progan import EqualizedConv2d, EqualizedLinear, ProGAN, ProGANConfig, pixel_norm
+from aegan.layers import EqualizedConv2d, EqualizedLinear, pixel_norm
+from aegan.models.progan import ProGAN, ProGANConfig
 
 QUIET = {"progress": False, "log": lambda message: None}
 

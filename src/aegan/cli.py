@@ -149,7 +149,7 @@ def _cmd_sample(args) -> int:
     from aegan.api import plot_samples
 
     print(plot_samples(args.run, args.out, n=args.n, seed=args.seed, label=args.label, steps=args.steps,
-                       guidance=args.guidance))
+                       guidance=args.guidance, truncation=args.truncation, mix=args.mix))
     return 0
 
 
@@ -285,6 +285,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a diffusion run's DDIM steps (default its model.sample_steps)")
     sample.add_argument("--guidance", type=float,
                         help="a conditional diffusion run's classifier-free guidance weight (1: none)")
+    sample.add_argument("--truncation", type=float,
+                        help="a stylegan run's truncation: styles pulled toward the mean (1: none, 0.7 usual)")
+    sample.add_argument("--mix", action="store_true",
+                        help="a stylegan run's style-mixing grid (coarse styles of the rows, fine of the columns)")
     sample.add_argument("--out", help="PNG file (default RUN/samples.png)")
     sample.set_defaults(handler=_cmd_sample)
 

@@ -1,7 +1,10 @@
 """Layers and penalties the models share: tied dense layers, input noise, sparsity, minibatch
-discrimination, and the sizes of strided convolutions."""
+discrimination, the equalised-learning-rate layers of progan and stylegan, and the sizes of
+strided convolutions."""
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -104,3 +107,39 @@ def doubling_output_padding(a: int, b: int) -> int:
     if b not in (2 * a - 1, 2 * a):
         raise ValueError(f"no stride-2 transposed convolution with half-kernel padding goes from {a} to {b}")
     return b - (2 * a - 1)
+
+
+class EqualizedConv2d(nn.Module):
+    """A convolution whose weights are N(0, 1) and scaled by sqrt(2 / fan_in) at run time, so that
+    Adam's steps move every layer at the same relative rate (equalised learning rate)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
+        self.bias = nn.Parameter(torch.zeros(out_channels))
+        self.scale = math.sqrt(2.0 / (in_channels * kernel_size * kernel_size))
+        self.padding = kernel_size // 2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, self.weight * self.scale, self.bias, padding=self.padding)
+
+
+class EqualizedLinear(nn.Module):
+    """A dense layer with the equalised learning rate of EqualizedConv2d; `learning_rate_multiplier`
+    slows the layer down (StyleGAN's mapping network: 0.01), `bias_init` starts its biases there."""
+
+    def __init__(self, in_features: int, out_features: int, gain: float = math.sqrt(2.0),
+                 learning_rate_multiplier: float = 1.0, bias_init: float = 0.0):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_features, in_features) / learning_rate_multiplier)
+        self.bias = nn.Parameter(torch.full((out_features,), bias_init / learning_rate_multiplier))
+        self.scale = gain / math.sqrt(in_features) * learning_rate_multiplier
+        self.bias_scale = learning_rate_multiplier
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.weight * self.scale, self.bias * self.bias_scale)
+
+
+def pixel_norm(x: torch.Tensor) -> torch.Tensor:
+    """Each pixel's feature vector scaled to unit root mean square."""
+    return x * torch.rsqrt(x.square().mean(dim=1, keepdim=True) + 1e-8)

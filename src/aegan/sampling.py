@@ -31,16 +31,25 @@ def _conditional(run: Run) -> int:
     return int(getattr(run.model.config, "num_classes", 0) or 0)
 
 
-def _sampling_options(run: Run, steps: int | None, guidance: float | None) -> dict:
-    """A diffusion run's `steps` and `guidance`; refused, in one line, for runs that have no such option."""
+FOR_WHOM = {"steps": "diffusion runs", "guidance": "conditional diffusion runs", "truncation": "stylegan runs",
+            "mix": "stylegan runs"}
+
+
+def _sampling_options(run: Run, steps: int | None = None, guidance: float | None = None,
+                      truncation: float | None = None) -> dict:
+    """A diffusion run's `steps` and `guidance`, a stylegan run's `truncation`; refused, in one line,
+    for runs that have no such option."""
     options = {}
-    for name, value in (("steps", steps), ("guidance", guidance)):
+    for name, value in (("steps", steps), ("guidance", guidance), ("truncation", truncation)):
         if value is None:
             continue
         if name not in getattr(type(run.model), "sampling_options", ()):
-            raise AeganError(f"--{name} {value}: {run.path} is a {run.config.model.kind} run, which samples in one "
-                             f"pass; drop --{name} (it is for diffusion runs)")
+            raise AeganError(f"--{name} {value}: {run.path} is a {run.config.model.kind} run, which has no such "
+                             f"option; drop --{name} (it is for {FOR_WHOM[name]})")
         options[name] = value
+    if truncation is not None and not 0 <= truncation <= 1:
+        raise AeganError(f"--truncation {truncation}: expected a weight from 0 (the mean style) to 1 (none); "
+                         "0.7 is usual")
     if steps is not None:
         run.model.timesteps(steps)  # the range check, with its one-line error
     if guidance is not None:
@@ -53,15 +62,16 @@ def _sampling_options(run: Run, steps: int | None, guidance: float | None) -> di
 
 
 def sample(run, n: int = 12, seed: int = 0, label: int | None = None, steps: int | None = None,
-           guidance: float | None = None) -> np.ndarray:
+           guidance: float | None = None, truncation: float | None = None) -> np.ndarray:
     """`n` new samples (n, *sample shape) in the data's own units (images of uint8 data in [0, 1]),
     from the prior; needs only the run's folder. `label` picks the class of a conditional model;
-    a diffusion run takes its DDIM `steps` and classifier-free `guidance` weight."""
+    a diffusion run takes its DDIM `steps` and classifier-free `guidance` weight, a stylegan run
+    its `truncation` (1: none)."""
     run = as_run(run)
     run._require("sample", "sample new data")
     if n < 1:
         raise AeganError(f"n={n}: expected at least 1 sample")
-    options = _sampling_options(run, steps, guidance)
+    options = _sampling_options(run, steps, guidance, truncation)
     classes = _conditional(run)
     if label is not None and not classes:
         raise AeganError(f"--label {label}: {run.path} is not a conditional model; drop --label or train cgan")
@@ -75,13 +85,33 @@ def sample(run, n: int = 12, seed: int = 0, label: int | None = None, steps: int
         return run.spec.from_model(values).numpy()
 
 
-def plot_samples(run, path: str | os.PathLike | None = None, n: int = 12, seed: int = 0,
-                 label: int | None = None, steps: int | None = None, guidance: float | None = None) -> Path:
+def style_mixing_grid(run, rows: int = 4, columns: int = 6, seed: int = 0, truncation: float | None = None) -> np.ndarray:
+    """A stylegan run's style-mixing grid (rows + 1, columns + 1, *sample shape) in the data's units:
+    the top row and the left column are sources; each other cell has its row source's coarse styles
+    (4x4 and 8x8) and its column source's finer ones."""
     run = as_run(run)
-    values = sample(run, n, seed, label, steps, guidance)
+    if "mix" not in getattr(type(run.model), "sampling_options", ()):
+        raise AeganError(f"--mix: {run.path} is a {run.config.model.kind} run, which has no styles to mix; "
+                         "drop --mix (it is for stylegan runs)")
+    _sampling_options(run, truncation=truncation)
+    generator = torch.Generator().manual_seed(seed)
+    grid = run.model.mixing_grid(rows, columns, generator, truncation=1.0 if truncation is None else truncation)
+    return run.spec.from_model(grid.flatten(0, 1)).reshape(*grid.shape[:2], *grid.shape[2:]).numpy()
+
+
+def plot_samples(run, path: str | os.PathLike | None = None, n: int = 12, seed: int = 0,
+                 label: int | None = None, steps: int | None = None, guidance: float | None = None,
+                 truncation: float | None = None, mix: bool = False) -> Path:
+    run = as_run(run)
+    if mix:
+        grid = style_mixing_grid(run, seed=seed, truncation=truncation)
+        return plot_image_grid(_display(run, grid), path or run.path / "style-mixing.png",
+                               title=f"{run.config.name}: rows give the coarse styles, columns the fine ones")
+    values = sample(run, n, seed, label, steps, guidance, truncation)
     what = f" of class {label} ({run.spec.class_names[label]})" if label is not None else ""
     what += f", {steps} DDIM steps" if steps is not None else ""
     what += f", guidance {guidance:g}" if guidance is not None else ""
+    what += f", truncation {truncation:g}" if truncation is not None else ""
     out = path or run.path / "samples.png"
     if not run.spec.is_image:
         return plot_series_reconstructions({"sample": values}, out, feature_names=run.spec.feature_names)

@@ -12,6 +12,7 @@ from aegan.models.conv_autoencoder import ConvAutoencoder, ConvAutoencoderConfig
 from aegan.models.feature_autoencoder import FeatureAutoencoder, FeatureAutoencoderConfig
 from aegan.models.gan import GAN, DCGANConfig, GANConfig
 from aegan.models.progan import ProGAN, ProGANConfig
+from aegan.models.stylegan import StyleGAN, StyleGANConfig
 from aegan.models.recurrent_autoencoder import RecurrentAutoencoder, RecurrentAutoencoderConfig
 from aegan.models.vae import ConvVAEConfig, ConvVariationalAutoencoder, VAEConfig, VariationalAutoencoder
 
@@ -27,6 +28,7 @@ MODEL_KINDS = {
     "dcgan": (DCGANConfig, GAN),
     "ddpm": (DDPMConfig, DDPM),
     "progan": (ProGANConfig, ProGAN),
+    "stylegan": (StyleGANConfig, StyleGAN),
 }
 FAMILIES = {kind: model for kind, (_, model) in MODEL_KINDS.items()}
 
@@ -42,7 +44,7 @@ def can_sample(model) -> bool:
 
 
 __all__ = [
-    "DDPM", "DDPMConfig", "FAMILIES", "GAN", "ProGAN", "ProGANConfig", "DCGANConfig", "GANConfig", "MODEL_KINDS", "ConvAutoencoder", "ConvAutoencoderConfig",
+    "DDPM", "DDPMConfig", "FAMILIES", "GAN", "ProGAN", "ProGANConfig", "StyleGAN", "StyleGANConfig", "DCGANConfig", "GANConfig", "MODEL_KINDS", "ConvAutoencoder", "ConvAutoencoderConfig",
     "FeatureAutoencoder", "FeatureAutoencoderConfig",
     "RecurrentAutoencoder", "RecurrentAutoencoderConfig", "ConvVAEConfig", "ConvVariationalAutoencoder",
     "DenseAutoencoder", "DenseAutoencoderConfig", "VAEConfig", "VariationalAutoencoder", "build_model", "can_sample",

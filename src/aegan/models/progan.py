@@ -24,6 +24,7 @@ from torch import nn
 from aegan.errors import AeganError
 from aegan.models.autoencoders import check_input_shape, data_input_shape, data_values, require_image_layout
 from aegan.models.autoencoders import require_resolved
+from aegan.layers import EqualizedConv2d, EqualizedLinear, pixel_norm
 
 
 @dataclass(frozen=True)
@@ -75,39 +76,6 @@ def levels_for(input_shape) -> int:
     if side < 4:
         raise AeganError(f"progan needs images of 4x4 or more, not {input_shape[1]}x{input_shape[2]}")
     return math.ceil(math.log2(side)) - 1
-
-
-class EqualizedConv2d(nn.Module):
-    """A convolution whose weights are N(0, 1) and scaled by sqrt(2 / fan_in) at run time, so that
-    Adam's steps move every layer at the same relative rate (equalised learning rate)."""
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int):
-        super().__init__()
-        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
-        self.bias = nn.Parameter(torch.zeros(out_channels))
-        self.scale = math.sqrt(2.0 / (in_channels * kernel_size * kernel_size))
-        self.padding = kernel_size // 2
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(x, self.weight * self.scale, self.bias, padding=self.padding)
-
-
-class EqualizedLinear(nn.Module):
-    """A dense layer with the equalised learning rate of EqualizedConv2d."""
-
-    def __init__(self, in_features: int, out_features: int, gain: float = math.sqrt(2.0)):
-        super().__init__()
-        self.weight = nn.Parameter(torch.randn(out_features, in_features))
-        self.bias = nn.Parameter(torch.zeros(out_features))
-        self.scale = gain / math.sqrt(in_features)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(x, self.weight * self.scale, self.bias)
-
-
-def pixel_norm(x: torch.Tensor) -> torch.Tensor:
-    """Each pixel's feature vector scaled to unit root mean square."""
-    return x * torch.rsqrt(x.square().mean(dim=1, keepdim=True) + 1e-8)
 
 
 class Generator(nn.Module):

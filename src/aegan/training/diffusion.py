@@ -36,6 +36,19 @@ def grid_inputs(model, seed: int) -> tuple[torch.Tensor, torch.Tensor | None, tu
     return noise, labels, ((5, classes) if classes else (4, 8))
 
 
+def epoch_grid(model, sampler, noise: torch.Tensor, labels: torch.Tensor | None, grid_shape: tuple[int, int],
+               path: Path, title: str) -> Path:
+    """The grid of DDIM samples from the fixed noise (and labels), by `sampler` (the denoiser's average)."""
+    model.eval()
+    sampler.eval()
+    grid = model.from_training_range(model.ddim(noise, labels=labels, denoiser=sampler)).cpu()
+    model.train()
+    grid = grid.reshape(*grid_shape, *grid.shape[1:]).numpy()
+    if not model.unit_range:  # standardised data: each grid spread over [0, 1] to be seen
+        grid = (grid - grid.min()) / max(float(grid.max() - grid.min()), 1e-12)
+    return plot_image_grid(grid, path, title=title)
+
+
 def make_step(model, optimizer, precision: Precision, average=None) -> Callable:
     """One optimizer step on a batch (images in the data's model scale, labels or None); returns the
     loss, on the device (no host synchronisation)."""
@@ -82,7 +95,6 @@ def train_diffusion(model, config, images: Batches, run_dir: Path, shuffle: torc
     first_images = torch.arange(min(64, len(images)))
     probe_x = images.take(first_images)
     probe_labels = images.labels_of(first_images) if conditional else None
-    draws_images = True
     (run_dir / "samples").mkdir(exist_ok=True)
     batch_size = training.batch_size
     steps_per_epoch = len(images) // batch_size  # whole batches only, as for GANs
@@ -136,14 +148,9 @@ def train_diffusion(model, config, images: Batches, run_dir: Path, shuffle: torc
         check_finite(epoch, {"the training loss": record["loss"]}, training)
         with open(run_dir / "metrics.jsonl", "a") as handle:
             handle.write(json.dumps(record, allow_nan=False) + "\n")
-        if draws_images:
-            grid = model.from_training_range(model.ddim(noise, labels=labels, denoiser=sampler)).cpu()
-            grid = grid.reshape(*grid_shape, *grid.shape[1:]).numpy()
-            if not model.unit_range:  # standardised data: each grid spread over [0, 1] to be seen
-                grid = (grid - grid.min()) / max(float(grid.max() - grid.min()), 1e-12)
-            grids.append(plot_image_grid(grid, run_dir / "samples" / f"epoch-{epoch:04d}.png",
-                                         title=f"{config.name}, epoch {epoch} (DDIM, {model.config.sample_steps} "
-                                               "steps)"))
+        grids.append(epoch_grid(model, sampler, noise, labels, grid_shape,
+                                run_dir / "samples" / f"epoch-{epoch:04d}.png",
+                                f"{config.name}, epoch {epoch} (DDIM, {model.config.sample_steps} steps)"))
         checkpoints.epoch_end(epoch, record)
         history.append(record)
         log(f"epoch {epoch}/{training.num_epochs}  loss {record['loss']:.4f}  {seconds:.2f} s")
