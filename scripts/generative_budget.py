@@ -72,7 +72,8 @@ def budget_used(run_dir: Path) -> tuple[float, int, float]:
     """(training minutes, optimizer steps, epochs) of a run's metrics."""
     records = aegan.Run(run_dir).metrics()
     config = json.loads((run_dir / "config.json").read_text())
-    full = 55_000 // config["training"]["batch_size"]
+    batch = config["training"]["batch_size"]  # GANs and diffusion: whole batches; autoencoders: a last part batch
+    full = 55_000 // batch if timed(config["name"]) else -(-55_000 // batch)
     steps = sum(record.get("steps", full) for record in records)
     return sum(record["seconds"] for record in records) / 60, steps, steps / full
 
@@ -100,9 +101,9 @@ def main() -> None:
             used = [budget_used(run) for run in runs]
             stat = {key: mean_sd([r[key] for r in results], digits) for key, digits in (
                 ("fid", 1), ("kid", 2), ("precision", 3), ("recall", 3), ("coverage", 3), ("classes_covered", 1),
-                ("class_kl_to_test", 3), ("sampling_seconds_per_1000", 1))}
+                ("class_kl_to_test", 3), ("sampling_seconds_per_1000", 2))}
             sampler = f"DDIM, {steps} steps" if steps else "one pass"
-            rows.append(f"| {preset} | {sampler} | {stat['fid']} | {stat['kid']} | {stat['precision']} | "
+            rows.append(f"| {preset} ({sampler}) | {stat['fid']} | {stat['kid']} | {stat['precision']} | "
                         f"{stat['recall']} | {stat['coverage']} | {stat['classes_covered']} | "
                         f"{stat['class_kl_to_test']} | {stat['sampling_seconds_per_1000']} | "
                         f"{mean_sd([u[0] for u in used], 1)} | {mean_sd([u[1] for u in used], 0)} "
@@ -122,10 +123,10 @@ def main() -> None:
         "classifier (KID: the unbiased polynomial-kernel MMD², over subsets of 1,000). Training minutes are the loop's own (per-epoch sample grids and checkpoints "
         "included; the VAEs train for their preset's epochs, which take less); sampling seconds are per 1,000 "
         "samples on the same CPU.\n",
-        "| preset | sampler | FID | KID | precision | recall | coverage | classes covered | class KL to test | "
+        "| preset (sampler) | FID | KID | precision | recall | coverage | classes covered | class KL to test | "
         "sampling s / 1,000 | training minutes | steps |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|", *rows,
-        f"| floor: {args.n:,} training vs test images | | {floor['fid_floor']:.1f} | {floor['kid_floor']:.2f} | "
+        "|---|---|---|---|---|---|---|---|---|---|---|", *rows,
+        f"| floor: {args.n:,} training vs test images | {floor['fid_floor']:.1f} | {floor['kid_floor']:.2f} | "
         f"{floor['precision_floor']:.3f} | {floor['recall_floor']:.3f} | {floor['coverage_floor']:.3f} | "
         f"{floor['classes_covered_floor']} | {floor['class_kl_to_test_floor']:.3f} | | | |",
         f"\n![samples of each row](images/{image.name})"])

@@ -283,3 +283,16 @@ def test_any_image_data_trains_and_samples_in_its_own_range(channels, height, wi
         assert samples.abs().max() > 1
     with pytest.raises(AeganError, match="needs class labels"):
         DDPMConfig(conditional=True).for_data(images(1, 8, 8, labels=()))
+
+
+def test_sampling_in_chunks_gives_the_same_images(monkeypatch):
+    import aegan.models.ddpm as ddpm_module
+
+    model = tiny_model()
+    whole = model.sample(5, torch.Generator().manual_seed(4))
+    calls = []
+    model.denoiser.register_forward_hook(lambda module, inputs, output: calls.append(len(inputs[0])))
+    monkeypatch.setattr(ddpm_module, "SAMPLE_CHUNK", 2)
+    chunked = model.sample(5, torch.Generator().manual_seed(4))
+    torch.testing.assert_close(chunked, whole)
+    assert calls[:5] == [2] * 5 and calls[-1] == 1  # three chunks of 2, 2 and 1 images, 5 steps each

@@ -174,7 +174,26 @@ def readme_quotes_of_results() -> list[str]:
         f"{preset_training('dcgan')['batch_size']}",
         f"`conv_ae` {photos['conv_ae']['epochs']} epochs, `conv_vae` {photos['conv_vae']['epochs']}, `dcgan` "
         f"{photos['dcgan']['epochs']});",
+        *diffusion_quotes(tables_of["generative-budget-30min"]),
     ]
+
+
+def diffusion_quotes(budget: dict[str, dict[str, str]]) -> list[str]:
+    """The README's sentence on the 30-minute table of ddpm, dcgan and the VAEs."""
+    ddim50, ddim250, dcgan = (budget["ddpm (DDIM, 50 steps)"], budget["ddpm (DDIM, 250 steps)"],
+                              budget["dcgan (one pass)"])
+
+    def first(row, column, digits):  # "64.1 ± 0.0" -> "64.1" (one seed)
+        return rounded(row[column].split("±")[0].strip(), digits)
+
+    seconds = "sampling s / 1,000"
+    return [f"`ddpm` reaches FID {first(ddim50, 'FID', 1)} with DDIM in 50 steps and {first(ddim250, 'FID', 1)} in "
+            f"250, against {first(dcgan, 'FID', 1)} for `dcgan`",
+            f"`dcgan`'s KID is lower ({first(dcgan, 'KID', 2)} against {first(ddim50, 'KID', 2)} and "
+            f"{first(ddim250, 'KID', 2)}), and it samples 1,000 images in {first(dcgan, seconds, 2)} s against "
+            f"{first(ddim50, seconds, 2)} s and {first(ddim250, seconds, 2)} s.",
+            f"(FID `vae` {first(budget['vae (one pass)'], 'FID', 1)}, `conv_vae` "
+            f"{first(budget['conv_vae (one pass)'], 'FID', 1)})"]
 
 
 def test_readme_numbers_are_those_of_the_results_page():
