@@ -46,28 +46,54 @@ class ProGANConfig:
             raise AeganError("model.coding_size and model.channels: expected positive sizes")
         if self.images_per_phase < 1:
             raise AeganError(f"model.images_per_phase={self.images_per_phase}: expected 1 or more images")
-        if self.output_activation not in ("auto", "tanh", "linear"):
-            raise AeganError(f"model.output_activation={self.output_activation!r}: expected 'auto', 'tanh' or "
-                             "'linear'")
-        if self.conditional or self.num_classes:
-            raise AeganError("model.conditional: progan is unconditional; train cgan or cddpm for classes")
-        if self.input_shape and len(self.channels) < levels_for(self.input_shape):
-            raise AeganError(f"model.channels={list(self.channels)}: {self.input_shape[1]}x{self.input_shape[2]} "
-                             f"images need {levels_for(self.input_shape)} sizes from 4x4; give one count per size")
+        check_sized_gan(self)
 
     @property
     def resolved(self) -> bool:
         return len(self.input_shape) == 3 and self.output_activation != "auto"
 
     def for_data(self, spec) -> "ProGANConfig":
-        require_image_layout("progan", spec, "gan")
-        activation = self.output_activation
-        if activation == "auto":
-            activation = "tanh" if spec.unit_range else "linear"
-        elif activation == "tanh" and not spec.unit_range:
-            raise AeganError(f"model.output_activation='tanh' needs data in [0, 1], but the data is "
-                             f"{data_values(spec)}: set it to 'auto'")
-        return dataclasses.replace(self, input_shape=data_input_shape(self, spec), output_activation=activation)
+        return sized_gan_for_data(self, spec)
+
+
+def check_sized_gan(config) -> None:
+    """What progan and stylegan configs share: the output activation, no classes, a channel count per size."""
+    if config.output_activation not in ("auto", "tanh", "linear"):
+        raise AeganError(f"model.output_activation={config.output_activation!r}: expected 'auto', 'tanh' or 'linear'")
+    if config.conditional or config.num_classes:
+        raise AeganError(f"model.conditional: {config.kind} is unconditional; train cgan or cddpm for classes")
+    if config.input_shape and len(config.channels) < levels_for(config.input_shape):
+        raise AeganError(f"model.channels={list(config.channels)}: {config.input_shape[1]}x{config.input_shape[2]} "
+                         f"images need {levels_for(config.input_shape)} sizes from 4x4; give one count per size")
+
+
+def sized_gan_for_data(config, spec):
+    """A progan or stylegan config with the data's image shape and output activation (tanh on data in [0, 1])."""
+    require_image_layout(config.kind, spec, "gan")
+    activation = config.output_activation
+    if activation == "auto":
+        activation = "tanh" if spec.unit_range else "linear"
+    elif activation == "tanh" and not spec.unit_range:
+        raise AeganError(f"model.output_activation='tanh' needs data in [0, 1], but the data is "
+                         f"{data_values(spec)}: set it to 'auto'")
+    return dataclasses.replace(config, input_shape=data_input_shape(config, spec), output_activation=activation)
+
+
+def crop(images: torch.Tensor, input_shape, side: int) -> torch.Tensor:
+    """The data's height and width from the middle of side x side images."""
+    _, height, width = input_shape
+    top, left = (side - height) // 2, (side - width) // 2
+    return images[..., top:top + height, left:left + width]
+
+
+def pad(images: torch.Tensor, input_shape, side: int, value: float) -> torch.Tensor:
+    """Images of the data's shape in the middle of side x side ones, the rest filled with `value`."""
+    x = images.reshape(len(images), *input_shape)
+    _, height, width = input_shape
+    top, left = (side - height) // 2, (side - width) // 2
+    if (height, width) == (side, side):
+        return x
+    return F.pad(x, (left, side - width - left, top, side - height - top), value=value)
 
 
 def levels_for(input_shape) -> int:
@@ -192,20 +218,14 @@ class ProGAN(nn.Module):
         level, alpha = self.phase()
         out = (self.generator if generator is None else generator)(codings, level, alpha)
         out = F.interpolate(out, size=(self.side, self.side), mode="nearest") if out.shape[-1] != self.side else out
-        _, height, width = self.config.input_shape
-        top, left = (self.side - height) // 2, (self.side - width) // 2
-        out = out[..., top:top + height, left:left + width]
+        out = crop(out, self.config.input_shape, self.side)
         return torch.tanh(out) if self.tanh_output else out
 
     def discriminate(self, images: torch.Tensor, labels=None, discriminator: nn.Module | None = None) -> torch.Tensor:
         """One logit per image (in the training range): padded to the full side, then averaged down
         to the current size."""
         level, alpha = self.phase()
-        x = images.reshape(len(images), *self.config.input_shape)
-        _, height, width = self.config.input_shape
-        top, left = (self.side - height) // 2, (self.side - width) // 2
-        if (height, width) != (self.side, self.side):
-            x = F.pad(x, (left, self.side - width - left, top, self.side - height - top), value=self._background())
+        x = pad(images, self.config.input_shape, self.side, self._background())
         factor = 2 ** (self.levels - 1 - level)
         if factor > 1:
             x = F.avg_pool2d(x, factor)

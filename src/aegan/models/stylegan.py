@@ -16,7 +16,6 @@ two and cropped, as progan does.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -25,10 +24,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from aegan.errors import AeganError
-from aegan.layers import EqualizedConv2d, EqualizedLinear, pixel_norm
-from aegan.models.autoencoders import check_input_shape, data_input_shape, data_values, require_image_layout
-from aegan.models.autoencoders import require_resolved
-from aegan.models.progan import Discriminator, levels_for
+from aegan.layers import EqualizedLinear, pixel_norm
+from aegan.models.autoencoders import check_input_shape, require_resolved
+from aegan.models.progan import Discriminator, check_sized_gan, crop, levels_for, pad, sized_gan_for_data
 
 W_AVERAGE_DECAY = 0.995  # the running mean of w that truncation pulls toward
 
@@ -52,28 +50,14 @@ class StyleGANConfig:
             raise AeganError("model.coding_size, model.mapping_layers and model.channels: expected positive sizes")
         if not 0 <= self.style_mixing <= 1:
             raise AeganError(f"model.style_mixing={self.style_mixing}: expected a share in [0, 1]")
-        if self.output_activation not in ("auto", "tanh", "linear"):
-            raise AeganError(f"model.output_activation={self.output_activation!r}: expected 'auto', 'tanh' or "
-                             "'linear'")
-        if self.conditional or self.num_classes:
-            raise AeganError("model.conditional: stylegan is unconditional; train cgan or cddpm for classes")
-        if self.input_shape and len(self.channels) < levels_for(self.input_shape):
-            raise AeganError(f"model.channels={list(self.channels)}: {self.input_shape[1]}x{self.input_shape[2]} "
-                             f"images need {levels_for(self.input_shape)} sizes from 4x4; give one count per size")
+        check_sized_gan(self)
 
     @property
     def resolved(self) -> bool:
         return len(self.input_shape) == 3 and self.output_activation != "auto"
 
     def for_data(self, spec) -> "StyleGANConfig":
-        require_image_layout("stylegan", spec, "gan")
-        activation = self.output_activation
-        if activation == "auto":
-            activation = "tanh" if spec.unit_range else "linear"
-        elif activation == "tanh" and not spec.unit_range:
-            raise AeganError(f"model.output_activation='tanh' needs data in [0, 1], but the data is "
-                             f"{data_values(spec)}: set it to 'auto'")
-        return dataclasses.replace(self, input_shape=data_input_shape(self, spec), output_activation=activation)
+        return sized_gan_for_data(self, spec)
 
 
 class ModulatedConv2d(nn.Module):
@@ -219,9 +203,7 @@ class StyleGAN(nn.Module):
         return images * 2 - 1 if self.tanh_output else images
 
     def _crop(self, out: torch.Tensor) -> torch.Tensor:
-        _, height, width = self.config.input_shape
-        top, left = (self.side - height) // 2, (self.side - width) // 2
-        out = out[..., top:top + height, left:left + width]
+        out = crop(out, self.config.input_shape, self.side)
         return torch.tanh(out) if self.tanh_output else out
 
     def generate(self, codings: torch.Tensor, labels=None, generator: nn.Module | None = None,
@@ -229,12 +211,7 @@ class StyleGAN(nn.Module):
         return self._crop((self.generator if generator is None else generator)(codings, truncation))
 
     def discriminate(self, images: torch.Tensor, labels=None, discriminator: nn.Module | None = None) -> torch.Tensor:
-        x = images.reshape(len(images), *self.config.input_shape)
-        _, height, width = self.config.input_shape
-        top, left = (self.side - height) // 2, (self.side - width) // 2
-        if (height, width) != (self.side, self.side):
-            x = F.pad(x, (left, self.side - width - left, top, self.side - height - top),
-                      value=-1.0 if self.tanh_output else 0.0)
+        x = pad(images, self.config.input_shape, self.side, -1.0 if self.tanh_output else 0.0)
         return (self.discriminator if discriminator is None else discriminator)(x, self.levels - 1, 1.0)
 
     def _to_data_range(self, out: torch.Tensor) -> torch.Tensor:
