@@ -253,4 +253,4 @@ def test_a_time_limit_ends_training_within_an_epoch(tmp_path):
     assert run.epoch == len(run.metrics()) and np.isfinite(aegan.sample(run, 2)).all()
     result = run_cli("train", "stacked_ae", "--data", data, "--out", tmp_path / "ae",
                      "--set", "training.time_limit_minutes=1")
-    assert result.returncode == 2 and "applies to GANs only" in result.stderr
+    assert result.returncode == 2 and "applies to GANs and diffusion models only" in result.stderr
