@@ -50,6 +50,8 @@ OPTIONS = {  # each option alone, on top of the architecture's preset
     "adam": {**ADAM_GAN, "training.learning_rate": 2e-4},
     "two timescales (adam)": {**ADAM_GAN, "training.generator_learning_rate": 1e-4,
                               "training.discriminator_learning_rate": 4e-4},
+    "learning rate 5e-4": {"training.learning_rate": 5e-4},
+    "batch 64": {"training.batch_size": 64},
 }
 ARCHITECTURES = {"gan": "gan", "dcgan": "dcgan"}
 
