@@ -25,6 +25,7 @@ from aegan.models import (
     VariationalAutoencoder,
 )
 from aegan.training import fast_conv, fast_dense, fast_gan, fast_steps, fast_vae, private_ops
+from aegan.training.ema import generator_average
 from aegan.training.fast_steps import select_autoencoder_step, select_gan_step
 from aegan.training.optimizers import build_optimizer
 from aegan.training.replay import ReplayPool
@@ -159,14 +160,18 @@ def test_autograd_where_no_fast_step_applies():
 
 # --- the GAN steps ------------------------------------------------------------------------------------
 
-def run_gan_steps(plain, fast, spec, expected_name, batches=3, labels=None):
-    steps = {}
+def run_gan_steps(plain, fast, spec, expected_name, batches=3, labels=None, rtol=1e-9, **options):
+    """A few steps of the plain and the fast step from the same weights and draws, with
+    TrainingConfig `options` (with ema_decay, a moving average too): the same logits and weights
+    (to `rtol`: sums in another order; RMSprop divides by small gradients' norms)."""
+    steps, averages = {}, {}
     for label, model, fast_path in (("plain", plain, False), ("fast", fast, True)):
-        training = TrainingConfig(optimizer="rmsprop", learning_rate=0.01, fast_path=fast_path)
+        training = TrainingConfig(optimizer="rmsprop", learning_rate=0.01, fast_path=fast_path, **options)
         optimizer_d = build_optimizer("rmsprop", model.discriminator.parameters(), 0.01)
         optimizer_g = build_optimizer("rmsprop", model.generator.parameters(), 0.01)
         replay = ReplayPool(1, 0.5, torch.Generator().manual_seed(3))
-        steps[label], name = select_gan_step(model, training, optimizer_d, optimizer_g, replay)
+        averages[label] = generator_average(model.generator, training.ema_decay) if training.ema_decay else None
+        steps[label], name = select_gan_step(model, training, optimizer_d, optimizer_g, replay, averages[label])
         assert name == (expected_name if fast_path else "autograd")
     torch.manual_seed(5)
     data = torch.rand(batches, 4, *spec.shape)
@@ -177,8 +182,11 @@ def run_gan_steps(plain, fast, spec, expected_name, batches=3, labels=None):
             model = plain if label == "plain" else fast
             results[label] = steps[label](model.to_training_range(batch), labels)
         for fast_logits, plain_logits in zip(results["fast"], results["plain"]):
-            torch.testing.assert_close(fast_logits.flatten(), plain_logits.flatten(), rtol=1e-9, atol=1e-11)
-    assert_same_parameters(plain, fast)
+            torch.testing.assert_close(fast_logits.flatten(), plain_logits.flatten(), rtol=rtol, atol=rtol / 100)
+    assert_same_parameters(plain, fast, rtol=rtol, atol=rtol / 100)
+    if averages["plain"] is not None:
+        for a, b in zip(averages["plain"].parameters(), averages["fast"].parameters()):
+            torch.testing.assert_close(b, a, rtol=rtol, atol=rtol / 100)
 
 
 def test_fast_gan_is_chosen_and_runs(monkeypatch, float64_default):
@@ -217,6 +225,17 @@ def test_fast_dcgan_plane_layers_on_fashion(monkeypatch, float64_default, one_th
     assert planes and fast_conv.is_plane_conv(fast.generator[-1])
 
 
+@pytest.mark.parametrize("options", [{"gan_loss": "hinge", "ema_decay": 0.9},
+                                     {"gan_loss": "least_squares", "critic_steps": 2},
+                                     {"augment": ("translation", "cutout"), "ema_decay": 0.5}])
+def test_fast_dcgan_takes_the_loops_losses_and_options(monkeypatch, options, float64_default, one_thread):
+    calls = counting(monkeypatch, fast_conv.FastDCGAN, "discriminate")
+    config = DCGANConfig(coding_size=3, generator_channels=(4, 2), discriminator_channels=(2, 4)).for_data(FASHION)
+    plain, fast = twin_models(lambda: GAN(config))
+    run_gan_steps(plain, fast, FASHION, "fast_dcgan", batches=2, rtol=1e-7, **options)
+    assert len(calls) == 2 * (2 * options.get("critic_steps", 1) + 1)  # reals and fakes per critic step, then fakes
+
+
 def test_gans_take_autograd_where_no_fast_step_applies():
     def name(config, training=RMSPROP):
         model = GAN(config)
@@ -234,6 +253,10 @@ def test_gans_take_autograd_where_no_fast_step_applies():
     assert name(dcgan.for_data(FASHION)) == "fast_dcgan"
     assert name(DCGANConfig(**{**dcgan.__dict__, "conditional": True}).for_data(FASHION)) == "autograd"
     assert name(dcgan.for_data(FASHION), TrainingConfig(optimizer="rmsprop", fast_path=False)) == "autograd"
+    for model_option in ({"minibatch_std": True}, {"spectral_norm": True}, {"pack": 2}):  # D's layers differ
+        assert name(DCGANConfig(**{**dcgan.__dict__, **model_option}).for_data(FASHION)) == "autograd", model_option
+    for penalty in ({"gradient_penalty": 10.0}, {"r1_penalty": 1.0}):  # would differentiate the layers twice
+        assert name(dcgan.for_data(FASHION), TrainingConfig(optimizer="rmsprop", **penalty)) == "autograd", penalty
 
 
 def test_step_names_are_the_documented_ones():

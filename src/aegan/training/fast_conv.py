@@ -250,12 +250,19 @@ def make_autoencoder_step(model, optimizer):
 # --- the DCGAN -----------------------------------------------------------------------------
 
 def supports_gan(model, training) -> bool:
-    """The unconditional DCGAN without minibatch discrimination, on the CPU: any image shape and
-    output activation (layers that are not square, or have more than one plane, run as torch's)."""
+    """The unconditional DCGAN on the CPU, its discriminator as the chapter's (no minibatch
+    discrimination or standard deviation, packing or spectral norm) and no penalty on its gradients
+    (the one-plane layers differentiate once); any loss, critic steps, moving average, replay or
+    augmentation, any image shape and output activation (layers that are not square, or have more
+    than one plane, run as torch's)."""
     from aegan.models.gan import GAN
 
-    return (training.fast_path and isinstance(model, GAN) and model.config.kind == "dcgan"
-            and not model.config.num_classes and not model.config.minibatch_kernels
+    if not (training.fast_path and isinstance(model, GAN) and model.config.kind == "dcgan"):
+        return False
+    config = model.config
+    return (not config.num_classes and not config.minibatch_kernels and not config.minibatch_std
+            and not config.spectral_norm and config.pack == 1
+            and not getattr(training, "gradient_penalty", 0.0) and not getattr(training, "r1_penalty", 0.0)
             and all(p.device.type == "cpu" for p in model.parameters()))
 
 
@@ -274,10 +281,10 @@ class FastDCGAN:
         return self.model.discriminator.output(features).squeeze(1)
 
 
-def make_dcgan_step(model, optimizer_d, optimizer_g, replay):
-    """The two-phase step of training/gan.py, its networks run by FastDCGAN."""
+def make_dcgan_step(model, optimizer_d, optimizer_g, replay, training=None, average=None):
+    """The two-phase step of training/gan_step.py with its options, the networks run by FastDCGAN."""
     from aegan.training.gan_step import make_gan_step
 
     keep_freed_memory()
     reproduces_torch_dropout()  # checked now rather than inside the first step (it restores the random state)
-    return make_gan_step(model, optimizer_d, optimizer_g, replay, networks=FastDCGAN(model))
+    return make_gan_step(model, optimizer_d, optimizer_g, replay, training, networks=FastDCGAN(model), average=average)

@@ -7,7 +7,7 @@ Each selector returns (step, name), the name being what the loops log and record
     fast_vae               the dense VAE with RMSprop (training/fast_vae.py)
     fast_conv_autoencoder  the convolutional autoencoder on the CPU (training/fast_conv.py)
     fast_gan               the unconditional dense GAN with RMSprop (training/fast_gan.py)
-    fast_dcgan             the unconditional DCGAN on the CPU (training/fast_conv.py)
+    fast_dcgan             the unconditional DCGAN on the CPU, with the loop's losses and options (training/fast_conv.py)
     autograd               everything else
 
 Each fast module's `supports` says where its math holds (loss, activations, optimizer,
@@ -85,8 +85,8 @@ def select_gan_step(model, training, optimizer_d, optimizer_g, replay, average=N
     plain = plain_gan(model, training, average)
     if fast_allowed(training) and plain and fast_gan.supports(model, training):
         return fast_gan.make_fast_gan_step(model, optimizer_d, optimizer_g, replay), "fast_gan"
-    if fast_allowed(training) and plain and fast_conv.supports_gan(model, training):
-        return fast_conv.make_dcgan_step(model, optimizer_d, optimizer_g, replay), "fast_dcgan"
+    if fast_allowed(training) and fast_conv.supports_gan(model, training):  # with the loop's options
+        return fast_conv.make_dcgan_step(model, optimizer_d, optimizer_g, replay, training, average), "fast_dcgan"
     from aegan.training.gan_step import make_gan_step
 
     return make_gan_step(model, optimizer_d, optimizer_g, replay, training, average=average,
