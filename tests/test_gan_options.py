@@ -134,6 +134,46 @@ def test_the_generators_average_lags_the_live_weights():
     assert not torch.equal(averaged["1.running_mean"], live["1.running_mean"])  # buffers averaged too
 
 
+def test_an_averaged_batch_norm_generator_samples_with_statistics_of_its_own_weights():
+    import copy
+
+    from aegan.training.ema import STANDING_BATCHES, standing_statistics
+
+    torch.manual_seed(0)
+    model = GAN(DCGANConfig(coding_size=4, generator_channels=(6, 3), discriminator_channels=(2, 2),
+                            input_shape=(1, 8, 8), output_activation="tanh"))
+    average = generator_average(model.generator, decay=0.5)
+    with torch.no_grad():  # live weights and statistics that have moved on since the average began
+        for parameter in model.generator.parameters():
+            parameter.add_(0.3 * torch.randn_like(parameter))
+        model.generator.train()
+        model.generate(3 * torch.randn(64, 4))
+    average.update_parameters(model.generator)
+    live_statistics = {k: v.clone() for k, v in model.generator.state_dict().items() if "running" in k}
+    network = copy.deepcopy(average.module)
+    by_hand = copy.deepcopy(network).train()
+    means = {name: [] for name, module in by_hand.named_modules() if isinstance(module, nn.modules.batchnorm._BatchNorm)}
+    for name, module in by_hand.named_modules():
+        if name in means:
+            module.register_forward_pre_hook(lambda m, inputs, name=name: means[name].append(
+                inputs[0].transpose(0, 1).flatten(1).mean(1)))
+    draws = torch.Generator().manual_seed(0)
+    codings = [torch.randn(5, 4, generator=draws) for _ in range(STANDING_BATCHES)]
+    with torch.no_grad():
+        for batch in codings:
+            model.generate(batch, None, by_hand)
+    assert standing_statistics(model, network, batch_size=5) and not network.training
+    state = network.state_dict()
+    for name, batch_means in means.items():  # momentum None: the mean over the batches' means
+        torch.testing.assert_close(state[f"{name}.running_mean"], torch.stack(batch_means).mean(0))
+        assert not torch.allclose(state[f"{name}.running_mean"], average.module.state_dict()[f"{name}.running_mean"])
+    for key, value in live_statistics.items():  # the live generator's statistics are left alone
+        assert torch.equal(model.generator.state_dict()[key], value)
+    dense = GAN(GANConfig(coding_size=2, generator_sizes=(4,), discriminator_sizes=(4,), input_shape=(1, 2, 2),
+                          output_activation="sigmoid"))
+    assert not standing_statistics(dense, dense.generator, batch_size=5)  # no batch norm: nothing to do
+
+
 def test_diff_augment_translates_cuts_out_and_lets_gradients_through():
     torch.manual_seed(0)
     images = torch.rand(16, 2, 8, 8) + 1  # no zeros of their own
@@ -219,6 +259,24 @@ def test_the_moving_average_is_saved_sampled_from_and_resumed(tiny_images, tmp_p
     aegan.resume(cut, **QUIET)
     newest = lambda run: sorted((run / "checkpoints").glob("epoch-*.safetensors"))[-1].read_bytes()  # noqa: E731
     assert newest(cut) == newest(full.path)
+
+
+def test_a_runs_averaged_dcgan_samples_with_standing_statistics(tiny_images, tmp_path):
+    from safetensors.torch import load_file
+
+    import aegan
+    from aegan.runs import Run
+
+    run = aegan.train("dcgan", data=tiny_images, out=tmp_path / "run", epochs=1, batch_size=16,
+                      overrides={"training.ema_decay": 0.5}, **QUIET)
+    tensors = load_file(sorted((run.path / "checkpoints").glob("epoch-*.safetensors"))[-1])
+    loaded = Run(run.path).model.generator.state_dict()
+    averaged = {k[len("extra.ema.module."):]: v for k, v in tensors.items() if k.startswith("extra.ema.module.")}
+    weights = [k for k in averaged if "running" not in k and "num_batches" not in k]
+    assert weights and all(torch.equal(loaded[k], averaged[k]) for k in weights)  # the average's weights
+    statistics = [k for k in averaged if k.endswith("running_mean")]
+    assert statistics and all(not torch.equal(loaded[k], averaged[k]) for k in statistics)  # measured again
+    assert torch.equal(Run(run.path).model.generator.state_dict()[statistics[0]], loaded[statistics[0]])  # fixed draws
 
 
 @pytest.mark.parametrize("override,message", [

@@ -97,7 +97,12 @@ class Run:
             restore(tensors, self.checkpoint, self.model)
             average = {k[len("extra.ema.module."):]: v for k, v in tensors.items() if k.startswith("extra.ema.module.")}
             if average:  # a run trained with training.ema_decay samples from its moving average
-                getattr(self.model, getattr(type(self.model), "averaged_network", "generator")).load_state_dict(average)
+                name = getattr(type(self.model), "averaged_network", "generator")
+                getattr(self.model, name).load_state_dict(average)
+                if name == "generator":  # a GAN's: batch-norm statistics of the averaged weights (training/ema.py)
+                    from aegan.training.ema import standing_statistics
+
+                    standing_statistics(self.model, self.model.generator, self.config.training.batch_size)
         except RuntimeError as error:  # load_state_dict: the weights are not of this config's model
             first = str(error).strip().splitlines()[0]
             raise AeganError(f"{self.path}: the checkpoint's weights do not fit the model that {CONFIG_FILE} "

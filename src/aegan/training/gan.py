@@ -11,6 +11,8 @@ codings (samples/epoch-NNNN.png) and a checkpoint; at the end an animated sample
 
 from __future__ import annotations
 
+import copy
+
 import json
 import time
 from pathlib import Path
@@ -25,7 +27,7 @@ from aegan.training.checkpoint import Checkpoints
 from aegan.training.distributed import SINGLE
 from aegan.training.precision import Precision
 from aegan.training.precision import check as check_precision
-from aegan.training.ema import generator_average
+from aegan.training.ema import generator_average, standing_statistics
 from aegan.training.optimizers import build_optimizer
 from aegan.training.gan_losses import discriminator_loss, generator_loss
 from aegan.training.replay import ReplayPool
@@ -243,8 +245,13 @@ def train_gan(model, config, images: Batches, run_dir: Path, shuffle: torch.Gene
             board.epoch(epoch, record)
         if draws_images:
             model.eval()
+            network = sampler
+            if sampler is not None:  # the average, with batch-norm statistics of its own weights
+                network = copy.deepcopy(sampler)
+                standing_statistics(model, network, training.batch_size)
+                network.eval()
             with torch.no_grad():
-                grid = model.decode(grid_codings, grid_labels, generator=sampler).cpu().numpy()
+                grid = model.decode(grid_codings, grid_labels, generator=network).cpu().numpy()
             model.train()
             grid = grid.reshape(*grid_shape, *grid.shape[1:])
             grids.append(plot_image_grid(grid, run_dir / "samples" / f"epoch-{epoch:04d}.png",
