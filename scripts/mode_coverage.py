@@ -89,7 +89,7 @@ def train_and_measure(preset: str, name: str, overrides: dict, seed: int, epochs
     done = (out / "evaluation.json").is_file() and json.loads((out / "evaluation.json").read_text()).get(
         "feature_classifier_recipe") == RECIPE
     if not done:
-        if not (out / "test.json").is_file() and not (out / "evaluation.json").is_file():
+        if not trained(out, epochs, minutes):
             if out.exists():
                 shutil.rmtree(out)
             aegan.train(preset, out=out, epochs=epochs or 10_000, seed=seed, overrides=overrides, progress=False)
@@ -100,6 +100,15 @@ def train_and_measure(preset: str, name: str, overrides: dict, seed: int, epochs
     result["steps"] = sum(record.get("steps", full_epoch_steps(out)) for record in metrics)
     result["path"] = out
     return result
+
+
+def trained(out: Path, epochs: int | None, minutes: float | None) -> bool:
+    """Whether `out` holds a finished run: its time ran out, or it trained its epochs (an
+    evaluation can then be made again without training again)."""
+    if not (out / "metrics.jsonl").is_file() or not (out / "checkpoints").is_dir():
+        return False
+    records = aegan.Run(out).metrics()
+    return any("steps" in record for record in records) if minutes else len(records) >= (epochs or 0)
 
 
 def full_epoch_steps(run_dir: Path) -> int:
