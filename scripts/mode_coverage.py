@@ -132,7 +132,8 @@ def main() -> None:
                              "the three of the chapter's table with --epochs, every option with --minutes")
     parser.add_argument("--section", default="selected",
                         help="with --variants and --minutes: the results page's section is "
-                             "mode-coverage-ARCHITECTURE-Mmin-SECTION (default: selected)")
+                             "mode-coverage-ARCHITECTURE-Mmin-SECTION (default: selected; '' for the section "
+                             "of every option)")
     args = parser.parse_args()
     if args.minutes is None and args.epochs is None:
         args.epochs = 5
@@ -156,7 +157,7 @@ def main() -> None:
         grids.append((name, samples))
     budget = f"{args.minutes:g} minutes of training per run" if args.minutes else f"{args.epochs} epochs"
     section = f"mode-coverage-{args.architecture}-{args.minutes:g}min" if args.minutes else "mode-coverage"
-    if args.variants and args.minutes:  # a chosen set (combinations, more seeds) gets a section of its own
+    if args.variants and args.minutes and args.section:  # a chosen set gets a section of its own
         section += f"-{args.section}"
     image = ROOT / "docs" / "images" / f"{section}.png"
     grid = np.stack([samples for _, samples in grids])
