@@ -51,6 +51,7 @@ OPTIONS = {  # each option alone, on top of the architecture's preset
     "two timescales (adam)": {**ADAM_GAN, "training.generator_learning_rate": 1e-4,
                               "training.discriminator_learning_rate": 4e-4},
     "learning rate 5e-4": {"training.learning_rate": 5e-4},
+    "learning rate 2e-3": {"training.learning_rate": 2e-3},
     "batch 64": {"training.batch_size": 64},
 }
 ARCHITECTURES = {"gan": "gan", "dcgan": "dcgan"}
