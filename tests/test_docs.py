@@ -186,6 +186,10 @@ def diffusion_quotes(budget: dict[str, dict[str, str]]) -> list[str]:
     def first(row, column, digits):  # "64.1 ± 0.0" -> "64.1" (one seed)
         return rounded(row[column].split("±")[0].strip(), digits)
 
+    def steps(row):  # "6471 ± 0 (3.8 epochs)" -> "6,471"
+        return f"{int(row['steps'].split('±')[0]):,}"
+
+    progan, stylegan = budget["progan (one pass)"], budget["stylegan (one pass)"]
     seconds = "sampling s / 1,000"
     return [f"`ddpm` reaches FID {first(ddim50, 'FID', 1)} with DDIM in 50 steps and {first(ddim250, 'FID', 1)} in "
             f"250, against {first(dcgan, 'FID', 1)} for `dcgan`",
@@ -193,7 +197,10 @@ def diffusion_quotes(budget: dict[str, dict[str, str]]) -> list[str]:
             f"{first(ddim250, 'KID', 2)}), and it samples 1,000 images in {first(dcgan, seconds, 2)} s against "
             f"{first(ddim50, seconds, 2)} s and {first(ddim250, seconds, 2)} s.",
             f"(FID `vae` {first(budget['vae (one pass)'], 'FID', 1)}, `conv_vae` "
-            f"{first(budget['conv_vae (one pass)'], 'FID', 1)})"]
+            f"{first(budget['conv_vae (one pass)'], 'FID', 1)})",
+            f"`progan` (FID {first(progan, 'FID', 1)}) and `stylegan` (FID {first(stylegan, 'FID', 1)}) trail `dcgan`",
+            f"took {steps(progan)} and {steps(stylegan)} steps in the 30 minutes against `dcgan`'s {steps(dcgan)}, "
+            f"and their recall is low ({first(progan, 'recall', 3)} and {first(stylegan, 'recall', 3)})"]
 
 
 def test_readme_numbers_are_those_of_the_results_page():
