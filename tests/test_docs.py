@@ -175,7 +175,27 @@ def readme_quotes_of_results() -> list[str]:
         f"`conv_ae` {photos['conv_ae']['epochs']} epochs, `conv_vae` {photos['conv_vae']['epochs']}, `dcgan` "
         f"{photos['dcgan']['epochs']});",
         *diffusion_quotes(tables_of["generative-budget-30min"]),
+        *dcgan_screen_quotes(tables_of),
     ]
+
+
+def dcgan_screen_quotes(tables_of) -> list[str]:
+    """The README's sentences on the DCGAN option screens at 3 and 8 minutes."""
+    seed0, seeds, screen = (tables_of["mode-coverage-dcgan-3min"], tables_of["mode-coverage-dcgan-3min-seeds"],
+                            tables_of["mode-coverage-dcgan-8min-screen"])
+
+    def first(row, column, digits=1):  # "97.9 ± 0.0" -> "97.9"
+        return rounded(row[column].split("±")[0].strip(), digits)
+
+    fid = {name.removeprefix("dcgan + "): first(row, "FID") for name, row in screen.items() if name.startswith("dcgan")}
+    return [f"(over 3 seeds: FID {seeds['dcgan']['FID']}, class KL {seeds['dcgan']['class KL to test']})",
+            f"(`training.ema_decay=0.99`: FID {first(seed0['dcgan + ema 0.99'], 'FID')}, class KL "
+            f"{first(seed0['dcgan + ema 0.99'], 'class KL to test', 3)}) did not hold over 3 seeds "
+            f"(FID {seeds['dcgan + ema 0.99']['FID']})",
+            f"beats the plain `dcgan` (FID {fid['dcgan']}): a moving average of 0.99 ties it ({fid['ema 0.99']})",
+            f"trail it ({fid['learning rate 2e-3']}, {fid['ema 0.999']}, {fid['hinge']}, {fid['spectral norm']})",
+            f"half the book's learning rate ({fid['learning rate 5e-4']}) and Adam with the DCGAN paper's "
+            f"settings ({fid['adam']}:"]
 
 
 def diffusion_quotes(budget: dict[str, dict[str, str]]) -> list[str]:
