@@ -12,7 +12,6 @@ codings (samples/epoch-NNNN.png) and a checkpoint; at the end an animated sample
 from __future__ import annotations
 
 import copy
-
 import json
 import time
 from pathlib import Path
