@@ -151,8 +151,10 @@ def main() -> None:
                 (("classes_covered", 1), ("class_kl_to_test", 3), ("fid", 1), ("precision", 3), ("recall", 3),
                  ("train_minutes", 1), ("steps", 0))}
         full = sum(r["classes_covered"] == 10 for r in results)
+        per_seed = " / ".join(f"{r['fid']:.1f}" for r in results)  # paired by seed across the rows
         rows.append(f"| {name} | {stat['classes_covered']} | {full}/{len(results)} | {stat['class_kl_to_test']} | "
-                    f"{stat['fid']} | {stat['precision']} | {stat['recall']} | {stat['train_minutes']} | {stat['steps']} |")
+                    f"{stat['fid']} | {per_seed} | {stat['precision']} | {stat['recall']} | {stat['train_minutes']} | "
+                    f"{stat['steps']} |")
         print(rows[-1], flush=True)
         samples = aegan.sample(aegan.Run(results[0]["path"]), 8, seed=0)
         grids.append((name, samples))
@@ -171,14 +173,15 @@ def main() -> None:
         + (f"--minutes {args.minutes:g}" if args.minutes else f"--epochs {args.epochs}")
         + f" --seeds {' '.join(map(str, args.seeds))}`"
         + (" with `--variants`" if args.variants else "") + " on a 2-core CPU; 10,000 samples per run, "
-        "mean ± standard deviation over seeds, in the feature space of aegan's own classifier. "
+        "mean ± standard deviation over seeds (and each seed's FID, in the order of the seeds), in the feature "
+        "space of aegan's own classifier. "
         "Training minutes are the loop's own (sample grids and checkpoints included, evaluation not); steps are "
         "the generator steps taken in them (one per batch of reals), fewer when the machine is busy.\n",
-        "| variant | classes covered | runs with 10/10 | class KL to test | FID | precision | recall | training minutes "
-        "| steps |",
-        "|---|---|---|---|---|---|---|---|---|", *rows,
+        "| variant | classes covered | runs with 10/10 | class KL to test | FID | FID per seed | precision | recall "
+        "| training minutes | steps |",
+        "|---|---|---|---|---|---|---|---|---|---|", *rows,
         f"| floor: 10,000 training vs test images | {floor['classes_covered_floor']} | | "
-        f"{floor['class_kl_to_test_floor']:.3f} | {floor['fid_floor']:.1f} | {floor['precision_floor']:.3f} | "
+        f"{floor['class_kl_to_test_floor']:.3f} | {floor['fid_floor']:.1f} | | {floor['precision_floor']:.3f} | "
         f"{floor['recall_floor']:.3f} | | |",
         f"\n![samples of each variant](images/{image.name})"])
     write_section(section, table)
