@@ -123,6 +123,9 @@ def test_options_that_keep_state_per_process_are_refused(images):
     config = aegan.api.load_config("greedy_ae")
     with pytest.raises(AeganError, match="pretrain_epochs with torchrun"):
         distributed.refuse_unsupported(config, DataParallel(1, 2), FAMILIES[config.model.kind])
+    config = aegan.api.load_config("conv_ae", {"training.compile": True})
+    with pytest.raises(AeganError, match="training.compile with torchrun"):
+        distributed.refuse_unsupported(config, DataParallel(1, 2), FAMILIES[config.model.kind])
 
 
 # --- real torchrun jobs ----------------------------------------------------------------------

@@ -256,5 +256,8 @@ def test_gans_take_autograd_where_no_fast_step_applies():
 
 
 def test_step_names_are_the_documented_ones():
-    assert set(fast_steps.AUTOENCODER_STEPS) == {"fast_dense", "fast_vae", "fast_conv_autoencoder", "autograd"}
-    assert set(fast_steps.GAN_STEPS) == {"fast_gan", "fast_dcgan", "autograd"}
+    assert set(fast_steps.AUTOENCODER_STEPS) == {"fast_dense", "fast_vae", "fast_conv_autoencoder", "compiled",
+                                                 "autograd"}
+    assert set(fast_steps.GAN_STEPS) == {"fast_gan", "fast_dcgan", "compiled", "autograd"}
+    listed = {line.split()[0] for line in fast_steps.__doc__.splitlines() if line.startswith("    ")}
+    assert set(fast_steps.AUTOENCODER_STEPS) | set(fast_steps.GAN_STEPS) == listed  # the module's docstring

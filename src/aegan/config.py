@@ -143,6 +143,11 @@ class TrainingConfig:
     # Autoencoders: the learning rate over the run, "constant" or "cosine" (from learning_rate down to 0
     # at the last step of num_epochs, step by step; the hand-derived fast steps keep a constant rate).
     learning_rate_schedule: str = "constant"
+    # torch.compile the forward passes of the autograd step (training/compiled.py); the hand-derived
+    # fast steps are then off. compile_backend: "inductor" (torch's default) or another of
+    # torch.compiler.list_backends().
+    compile: bool = False
+    compile_backend: str = "inductor"
 
     def __post_init__(self):
         _check_positive("training.num_epochs", self.num_epochs)
@@ -169,6 +174,11 @@ class TrainingConfig:
         if len(self.pretrain_epochs) != len(self.pretrain_learning_rates):
             raise AeganError("training.pretrain_epochs and training.pretrain_learning_rates: expected one "
                              f"of each per stage, got {len(self.pretrain_epochs)} and {len(self.pretrain_learning_rates)}")
+        if not isinstance(self.compile, bool):
+            raise AeganError(f"training.compile={self.compile!r}: expected true or false")
+        if self.compile and (self.gradient_penalty or self.r1_penalty):
+            raise AeganError("training.compile with a gradient penalty (training.gradient_penalty or r1_penalty): "
+                             "torch.compile does not differentiate twice; turn one of them off")
         if not isinstance(self.tensorboard, bool):
             raise AeganError(f"training.tensorboard={self.tensorboard!r}: expected true or false")
 

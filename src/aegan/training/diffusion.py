@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 from aegan.data.batches import Batches
 from aegan.plots import plot_image_grid, save_gif
 from aegan.training.checkpoint import Checkpoints
+from aegan.training.compiled import compiled
 from aegan.training.ema import generator_average
 from aegan.training.precision import Precision
 from aegan.training.precision import check as check_precision
@@ -49,13 +50,15 @@ def epoch_grid(model, sampler, noise: torch.Tensor, labels: torch.Tensor | None,
     return plot_image_grid(grid, path, title=title)
 
 
-def make_step(model, optimizer, precision: Precision, average=None) -> Callable:
+def make_step(model, optimizer, precision: Precision, average=None, training=None) -> Callable:
     """One optimizer step on a batch (images in the data's model scale, labels or None); returns the
-    loss, on the device (no host synchronisation)."""
+    loss, on the device (no host synchronisation). With training.compile, loss_terms is compiled."""
+    loss_terms = compiled(model.loss_terms, training)
+
     def step(x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         optimizer.zero_grad(set_to_none=True)
         with precision.autocast():
-            loss = model.loss_terms(x, labels)["loss"]
+            loss = loss_terms(x, labels)["loss"]
         precision.backward(loss)
         precision.step(optimizer)
         precision.update()
@@ -83,11 +86,12 @@ def train_diffusion(model, config, images: Batches, run_dir: Path, shuffle: torc
             average.load_state_dict({k[len("ema."):]: v.to(extra_state[2]) for k, v in extra_state[0].items()
                                      if k.startswith("ema.")})
         precision.load_state(extra_state[1].get("grad_scaler"))
-    step = make_step(model, optimizer, precision, average)
-    log("training step: autograd")
+    step = make_step(model, optimizer, precision, average, config.training)
+    step_name = "compiled" if training.compile else "autograd"
+    log(f"training step: {step_name}")
     if (line := check_precision(training, device)) is not None:
         log(line)
-    record_step(run_dir, "autograd")
+    record_step(run_dir, step_name)
     conditional = bool(model.config.num_classes)
     noise, labels, grid_shape = grid_inputs(model, training.seed)
     noise = noise.to(device)

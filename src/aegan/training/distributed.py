@@ -245,6 +245,9 @@ def refuse_unsupported(config, parallel: DataParallel, family) -> None:
     if training.replay_pool_batches:
         raise AeganError("training.replay_pool_batches with torchrun: each process's pool would hold its own "
                          "fakes and only rank 0's would be saved; train with replay in one process, or set it to 0")
+    if training.compile:
+        raise AeganError("training.compile with torchrun: compiled steps train in one process so far; "
+                         "train without torchrun, or leave training.compile off")
     if training.pretrain_epochs:
         raise AeganError("training.pretrain_epochs with torchrun: greedy pretraining runs in one process; "
                          "remove the pretrain_* keys, or train without torchrun")

@@ -8,10 +8,11 @@ Each selector returns (step, name), the name being what the loops log and record
     fast_conv_autoencoder  the convolutional autoencoder on the CPU (training/fast_conv.py)
     fast_gan               the unconditional dense GAN with RMSprop (training/fast_gan.py)
     fast_dcgan             the unconditional DCGAN on the CPU, with the loop's losses and options (training/fast_conv.py)
+    compiled               the autograd step with torch.compile (training.compile; training/compiled.py)
     autograd               everything else
 
 Each fast module's `supports` says where its math holds (loss, activations, optimizer,
-layer shapes); none applies with training.fast_path off.
+layer shapes); none applies with training.fast_path off or training.compile on.
 """
 
 from __future__ import annotations
@@ -21,20 +22,23 @@ from typing import Callable
 import torch
 
 from aegan.training import fast_conv, fast_dense, fast_gan, fast_vae
+from aegan.training.compiled import CompiledNetworks, compiled
 from aegan.training.precision import FP32, Precision
 
-AUTOENCODER_STEPS = ("fast_dense", "fast_vae", "fast_conv_autoencoder", "autograd")
-GAN_STEPS = ("fast_gan", "fast_dcgan", "autograd")
+AUTOENCODER_STEPS = ("fast_dense", "fast_vae", "fast_conv_autoencoder", "compiled", "autograd")
+GAN_STEPS = ("fast_gan", "fast_dcgan", "compiled", "autograd")
 
 
-def autograd_step(model, optimizer, precision: Precision = FP32) -> Callable[[torch.Tensor], torch.Tensor]:
+def autograd_step(model, optimizer, precision: Precision = FP32,
+                  loss_terms: Callable | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
     """The plain autoencoder step: loss_terms (under autocast with mixed precision), backward, the
-    optimizer's step; returns the summed loss."""
+    optimizer's step; returns the summed loss. `loss_terms`: the model's, or a compiled one."""
+    loss_terms = model.loss_terms if loss_terms is None else loss_terms
 
     def step(x: torch.Tensor) -> torch.Tensor:
         optimizer.zero_grad(set_to_none=True)
         with precision.autocast():
-            loss = precision.full(model.loss_terms(x)["loss"])
+            loss = precision.full(loss_terms(x)["loss"])
         precision.backward(loss)
         precision.step(optimizer)
         precision.update()
@@ -44,8 +48,10 @@ def autograd_step(model, optimizer, precision: Precision = FP32) -> Callable[[to
 
 
 def fast_allowed(training) -> bool:
-    """The hand-derived steps: on unless training.fast_path is off; fp32 and a constant learning rate only."""
-    return (training.fast_path and getattr(training, "precision", "fp32") == "fp32"
+    """The hand-derived steps: on unless training.fast_path is off or training.compile on; fp32 and a
+    constant learning rate only."""
+    return (training.fast_path and not getattr(training, "compile", False)
+            and getattr(training, "precision", "fp32") == "fp32"
             and getattr(training, "learning_rate_schedule", "constant") == "constant")
 
 
@@ -65,6 +71,8 @@ def select_autoencoder_step(model, training, optimizer,
         return fast_vae.make_vae_step(model, optimizer), "fast_vae"
     if fast_allowed(training) and fast_conv.supports_autoencoder(model, training):
         return fast_conv.make_autoencoder_step(model, optimizer), "fast_conv_autoencoder"
+    if getattr(training, "compile", False):
+        return autograd_step(model, optimizer, precision, compiled(model.loss_terms, training)), "compiled"
     return autograd_step(model, optimizer, precision), "autograd"
 
 
@@ -89,5 +97,6 @@ def select_gan_step(model, training, optimizer_d, optimizer_g, replay, average=N
         return fast_conv.make_dcgan_step(model, optimizer_d, optimizer_g, replay, training, average), "fast_dcgan"
     from aegan.training.gan_step import make_gan_step
 
-    return make_gan_step(model, optimizer_d, optimizer_g, replay, training, average=average,
-                         precision=precision), "autograd"
+    networks = CompiledNetworks(model, training) if getattr(training, "compile", False) else None
+    return make_gan_step(model, optimizer_d, optimizer_g, replay, training, networks=networks, average=average,
+                         precision=precision), "compiled" if networks else "autograd"

@@ -43,7 +43,7 @@ def check(training, device: torch.device) -> str | None:
     if precision == "fp32":
         return None
     if precision == "fp16" and (training.gradient_penalty or training.r1_penalty):
-        raise AeganError(f"training.precision='fp16' with training.gradient_penalty or r1_penalty: the penalty's "
+        raise AeganError("training.precision='fp16' with training.gradient_penalty or r1_penalty: the penalty's "
                          "input gradients would be scaled; use precision 'bf16' (no scaler), or 'fp32'")
     if device.type == "cpu" and precision == "bf16":
         units = cpu_bf16_units()
