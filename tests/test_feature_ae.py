@@ -84,7 +84,8 @@ def test_batch_norm_is_an_option():
     ("coding_size", 0, "coding_size=0"), ("invariance_weight", -1.0, "invariance_weight=-1.0"),
     ("input_shape", (1, 6, 6), "at least 8x8"), ("agreement", "cosine", "agreement='cosine'"),
     ("target", "clean", "target='clean'"), ("temperature", 0.0, "temperature=0.0"),
-    ("coding_noise", -0.1, "coding_noise=-0.1")])
+    ("coding_noise", -0.1, "coding_noise=-0.1"), ("convolutions_per_block", 0, "convolutions_per_block=0"),
+    ("projection", -1, "projection=-1")])
 def test_bad_options_are_one_line_errors(key, value, words):
     with pytest.raises(AeganError, match=words):
         FeatureAutoencoderConfig(**{key: value})
@@ -203,3 +204,28 @@ def test_few_labels_with_a_batch_norm_encoder_keeps_the_frozen_statistics(random
                                                                             .running_mean.clone()))
     assert torch.equal(norms["frozen"], run.model.encoder[-1].running_mean)
     assert not torch.equal(norms["fine_tuned"], run.model.encoder[-1].running_mean)
+
+
+def test_convolutions_per_block_deepens_each_encoder_block():
+    def convolutions(m):
+        return [layer for layer in m.encoder if isinstance(layer, torch.nn.Conv2d)]
+
+    deeper = model(convolutions_per_block=2)
+    assert len(convolutions(model())) == 3 and len(convolutions(deeper)) == 6
+    assert deeper.encode(torch.rand(3, 1, 12, 12)).shape == (3, 5)
+
+
+def test_spherical_codings_have_length_sqrt_of_their_count():
+    codings = model(spherical_codings=True, standardize_codings=True).eval().encode(torch.rand(4, 1, 12, 12))
+    torch.testing.assert_close(codings.norm(dim=1), torch.full((4,), 5 ** 0.5))
+
+
+def test_the_projection_head_carries_the_agreement_and_leaves_the_codings_as_they_are():
+    assert model(projection=16).projection_head is None  # no agreement term, no head
+    with_head = model(projection=16, invariance_weight=1.0, agreement="contrastive", augment=("flip",)).train()
+    torch.manual_seed(1)
+    terms = with_head.loss_terms(torch.rand(6, 1, 12, 12))
+    terms["invariance"].backward()
+    assert with_head.projection_head[-1].weight.shape == (16, 16)
+    assert with_head.projection_head[0].weight.grad.abs().sum() > 0
+    assert with_head.encode(torch.rand(2, 1, 12, 12)).shape == (2, 5)

@@ -138,8 +138,17 @@ def test_the_gpu_check_runs_every_preset_dry_on_the_cpu(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     rows = json.loads(out.read_text())["rows"]
     presets = {row["preset"] for row in rows}
-    assert {"stacked_ae", "conv_ae", "vae", "gan", "cgan", "dcgan", "wgan_gp"} <= presets
+    assert {"stacked_ae", "conv_ae", "feature_ae", "vae", "gan", "cgan", "dcgan", "dcgan_plus", "wgan_gp", "progan",
+            "stylegan", "ddpm", "cddpm"} <= presets
     assert {row["precision"] for row in rows} == {"fp32", "bf16"}
     assert all(row["aegan"]["images_per_second"] > 0 and row["plain eager"]["images_per_second"] > 0 for row in rows)
     fast = {row["preset"]: row["aegan"]["step"] for row in rows if row["precision"] == "fp32"}
     assert fast["stacked_ae"] == "fast_dense" and fast["wgan_gp"] == "autograd"  # the step aegan really takes
+    # --compile adds aegan's step with training.compile (torch.compile, inductor) to each row
+    done = subprocess.run([sys.executable, str(script), "--device", "cpu", "--steps", "2", "--warmup", "1",
+                           "--presets", "stacked_ae", "--precisions", "fp32", "--compile", "--json", str(out)],
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (row,) = json.loads(out.read_text())["rows"]
+    assert row["aegan compiled"]["step"] == "compiled" and row["aegan compiled"]["images_per_second"] > 0
+    assert "compiled/eager" in done.stdout

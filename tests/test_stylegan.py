@@ -130,3 +130,15 @@ def test_truncation_and_mixing_are_refused_for_other_runs(tmp_path):
     for args, message in ((("--mix",), "no styles to mix"), (("--truncation", 0.7), "it is for stylegan runs")):
         result = run_cli("sample", other.path, *args)
         assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_bf16_autocast_keeps_the_running_mean_style_in_fp32():
+    """Under training.precision = bf16 the mapping network's output is bf16; the running mean of w
+    (the truncation's centre) stays fp32 and still moves."""
+    model = tiny()
+    model.train()
+    before = model.generator.w_average.clone()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        model.generate(torch.randn(4, 8))
+    assert model.generator.w_average.dtype == torch.float32
+    assert not torch.equal(model.generator.w_average, before)

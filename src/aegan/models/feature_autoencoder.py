@@ -48,9 +48,13 @@ class FeatureAutoencoderConfig:
     kind: str = "feature_ae"
     input_shape: tuple[int, ...] = ()  # () = the data's (channels, height, width) (for_data)
     filters: tuple[int, ...] = (32, 64, 128)  # the three convolution blocks
+    convolutions_per_block: int = 1  # 3x3 convolutions (each with its batch norm and ReLU) before each pooling
     coding_size: int = 30
+    hidden_units: int = 0  # > 0: a dense layer of this width (with batch norm if asked, ReLU) on each side of the codings
     batch_norm: bool = True  # after each convolution (encoder and decoder)
     standardize_codings: bool = False  # a batch norm without learned scale on the codings: mean 0, variance 1 each
+    spherical_codings: bool = False  # codings scaled to length sqrt(coding_size) (after standardising, if asked):
+    # only their direction carries meaning, so nearest neighbours compare directions, as cosine similarity does
     coding_noise: float = 0.0  # std of Gaussian noise added to the codings before decoding, while training
     augment: tuple[str, ...] = ()  # views while training: "flip", "translation"
     mask_ratio: float = 0.0  # share of mask_patch-sized squares hidden from the encoder while training
@@ -59,6 +63,8 @@ class FeatureAutoencoderConfig:
     agreement: str = "spread"  # how: "spread" (squared difference in units of each dimension's spread) or
     # "contrastive" (each view must pick its partner among the batch's other views, cosine similarity)
     temperature: float = 0.5  # contrastive: the softmax temperature
+    projection: int = 0  # > 0: the agreement is measured after a head (dense projection, ReLU, dense projection)
+    # on the codings, as in SimCLR, so the codings need not be fully invariant themselves; 0: on the codings
     target: str = "view"  # what the decoder reconstructs: the "view" it was given, or the "original" image
     # auto: binary_crossentropy (sigmoid outputs) for data in [0, 1], mse (linear outputs) otherwise
     reconstruction_loss: str = "auto"
@@ -71,6 +77,12 @@ class FeatureAutoencoderConfig:
                              "or use a dense preset such as stacked_ae")
         if len(self.filters) != 3 or min(self.filters) <= 0:
             raise AeganError(f"model.filters={list(self.filters)}: expected three positive filter counts")
+        if self.convolutions_per_block < 1:
+            raise AeganError(f"model.convolutions_per_block={self.convolutions_per_block}: expected 1 or more "
+                             "3x3 convolutions before each pooling, e.g. 2")
+        if self.hidden_units < 0:
+            raise AeganError(f"model.hidden_units={self.hidden_units}: expected 0 (none) or the width of the dense "
+                             "layer between the convolutions and the codings, e.g. 256")
         if self.coding_size <= 0:
             raise AeganError(f"model.coding_size={self.coding_size}: expected a positive number of codings, e.g. 30")
         for view in self.augment:
@@ -87,6 +99,9 @@ class FeatureAutoencoderConfig:
                              "'contrastive', and 'view' or 'original'")
         if self.coding_noise < 0:
             raise AeganError(f"model.coding_noise={self.coding_noise}: expected 0 (off) or a standard deviation")
+        if self.projection < 0:
+            raise AeganError(f"model.projection={self.projection}: expected 0 (agreement on the codings) or the "
+                             "width of the projection head, e.g. 128")
         if self.temperature <= 0:
             raise AeganError(f"model.temperature={self.temperature}: expected a positive number, e.g. 0.5")
         check_reconstruction_loss(self.reconstruction_loss)
@@ -147,6 +162,13 @@ def _block(in_channels: int, out_channels: int, batch_norm: bool, transposed: di
     return [conv, *([nn.BatchNorm2d(out_channels)] if batch_norm else []), nn.ReLU()]
 
 
+class OnSphere(nn.Module):
+    """Each row scaled to length sqrt(its width): coordinates of unit mean square, direction kept."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.normalize(x, dim=1) * x.shape[1] ** 0.5
+
+
 class FeatureAutoencoder(nn.Module):
     """(C, H, W) -> 3 x (conv, [BN], ReLU, pool) -> dense coding_size -> dense -> 3 x ConvT -> (C, H, W)."""
 
@@ -163,17 +185,30 @@ class FeatureAutoencoder(nn.Module):
         f1, f2, f3 = config.filters
         self.grid_shape = (f3, heights[3], widths[3])
         grid = f3 * heights[3] * widths[3]
-        bn = config.batch_norm
+        bn, depth = config.batch_norm, config.convolutions_per_block
+        stages = []
+        for in_channels, out_channels in zip((channels, f1, f2), (f1, f2, f3)):
+            stages += _block(in_channels, out_channels, bn)
+            for _ in range(depth - 1):
+                stages += _block(out_channels, out_channels, bn)
+            stages.append(nn.MaxPool2d(2))
+        hidden = config.hidden_units
+        dense_in = ([nn.Linear(grid, hidden, bias=not bn), *([nn.BatchNorm1d(hidden)] if bn else []), nn.ReLU()]
+                    if hidden else [])
         self.encoder = nn.Sequential(
-            *_block(channels, f1, bn), nn.MaxPool2d(2), *_block(f1, f2, bn), nn.MaxPool2d(2),
-            *_block(f2, f3, bn), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(grid, config.coding_size),
-            *([nn.BatchNorm1d(config.coding_size, affine=False)] if config.standardize_codings else []))
+            *stages, nn.Flatten(), *dense_in, nn.Linear(hidden or grid, config.coding_size),
+            *([nn.BatchNorm1d(config.coding_size, affine=False)] if config.standardize_codings else []),
+            *([OnSphere()] if config.spherical_codings else []))
         up = decoder_paddings(height, width)
-        self.expand = nn.Sequential(nn.Linear(config.coding_size, grid), nn.ReLU())
+        self.expand = nn.Sequential(*([nn.Linear(config.coding_size, hidden), nn.ReLU()] if hidden else []),
+                                    nn.Linear(hidden or config.coding_size, grid), nn.ReLU())
         self.decoder = nn.Sequential(
             *_block(f3, f2, bn, {"padding": up[0][0], "output_padding": up[0][1]}),
             *_block(f2, f1, bn, {"padding": up[1][0], "output_padding": up[1][1]}),
             nn.ConvTranspose2d(f1, channels, 3, stride=2, padding=up[2][0], output_padding=up[2][1]))
+        self.projection_head = (nn.Sequential(nn.Linear(config.coding_size, config.projection), nn.ReLU(),
+                                              nn.Linear(config.projection, config.projection))
+                                if config.projection and config.invariance_weight else None)
         self.sigmoid_output = config.reconstruction_loss == "binary_crossentropy"
         self.output_activation = "sigmoid" if self.sigmoid_output else "linear"
 
@@ -226,8 +261,11 @@ class FeatureAutoencoder(nn.Module):
         terms = {"loss": reconstruction, "reconstruction": reconstruction}
         if self.training and self.config.invariance_weight:
             other = self.encode(self.hide(self.view(x)))
-            agreement = (invariance(codings, other) if self.config.agreement == "spread"
-                         else contrastive(codings, other, self.config.temperature))
+            first_side = codings
+            if self.projection_head is not None:
+                first_side, other = self.projection_head(codings), self.projection_head(other)
+            agreement = (invariance(first_side, other) if self.config.agreement == "spread"
+                         else contrastive(first_side, other, self.config.temperature))
             terms["invariance"] = agreement
             terms["loss"] = reconstruction + self.config.invariance_weight * agreement
         return terms

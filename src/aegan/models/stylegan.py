@@ -140,7 +140,7 @@ class StyleGenerator(nn.Module):
         w = self.map(z)
         if self.training:
             with torch.no_grad():
-                self.w_average.lerp_(w.detach().mean(0), 1 - W_AVERAGE_DECAY)
+                self.w_average.lerp_(w.detach().mean(0).to(self.w_average.dtype), 1 - W_AVERAGE_DECAY)
         ws = w[:, None].repeat(1, self.num_styles, 1)
         if self.training and self.style_mixing and torch.rand(()) < self.style_mixing:
             crossover = int(torch.randint(1, self.num_styles, ()))
