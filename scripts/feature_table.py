@@ -3,6 +3,7 @@
     .venv/bin/python scripts/feature_table.py probes      # each option added in turn, on Fashion-MNIST
     .venv/bin/python scripts/feature_table.py labels      # aegan classify with 100 / 500 / 1,000 / 5,000 labels
     .venv/bin/python scripts/feature_table.py photos      # the same recipe on the folder of photographs
+    .venv/bin/python scripts/feature_table.py variants    # more options, each on the whole preset
 
 `probes` trains the `feature_ae` preset into runs/features/feature_ae, then, for `--epochs` each,
 its options added one at a time to a plain convolutional encoder with a dense 30-D bottleneck,
@@ -10,9 +11,12 @@ and the options of the literature (random views, masking, two views' codings pul
 each added to the whole preset; each run is measured by `aegan evaluate` (linear probe and 5-NN
 on the test split, PCA with 10, 30 and 64 components, t-SNE trustworthiness; UMAP's too for the
 preset's run) and the table goes into the section `feature-ae` of docs/RESULTS.md. `labels` runs `aegan classify` on the whole recipe's run with
-3 seeds per label count (section `feature-ae-labels`, with each arm's training seconds).
+3 seeds per label count, at the default fine-tuning rate and at the head's own (section
+`feature-ae-labels`, with each arm's training seconds).
 `photos` trains the recipe on scripts/photo_folder.py's folder (runs/photos/data, made with
 scikit-image's photos when missing) and probes it against PCA (section `feature-ae-photos`).
+`variants` trains and measures each of VARIANTS (one option or a few changed on the whole preset,
+at 5, 20 or 40 epochs) into runs/features/screen-NAME (section `feature-ae-variants`).
 A run that is already measured is not trained or measured again. Run one part at a time, alone.
 """
 
@@ -50,6 +54,27 @@ STEPS = [
                                                                      "model.agreement": "contrastive"}),
 ]
 LABELS = (100, 500, 1000, 5000)
+SPHERE = {"model.spherical_codings": True}
+CONTRASTIVE_HEAD = {**VIEWS, "model.projection": 128, "model.invariance_weight": 0.3, "model.agreement": "contrastive"}
+# (folder name under runs/features/screen-, what changed, overrides, epochs): each on the whole preset
+VARIANTS = [
+    ("batch64-5ep", "batch 64 (preset: 128)", {"training.batch_size": 64}, 5),
+    ("lr1e-3-5ep", "Adam 1e-3 (preset: 2e-3)", {"training.learning_rate": 1e-3}, 5),
+    ("mse-5ep", "reconstruction loss MSE (preset: BCE)", {"model.reconstruction_loss": "mse"}, 5),
+    ("depth2-5ep", "2 convolutions per block", {"model.convolutions_per_block": 2}, 5),
+    ("sphere-5ep", "spherical codings", SPHERE, 5),
+    ("sphere-hidden256-5ep", "spherical codings + dense 256 on each side of the codings",
+     {**SPHERE, "model.hidden_units": 256}, 5),
+    ("proj128-c0.1-5ep", "views + contrastive agreement (0.1) after a projection head of 128",
+     {**CONTRASTIVE_HEAD, "model.invariance_weight": 0.1}, 5),
+    ("lr1e-3-20ep", "Adam 1e-3", {"training.learning_rate": 1e-3}, 20),
+    ("sphere-20ep", "spherical codings", SPHERE, 20),
+    ("sphere-hidden256-20ep", "spherical codings + dense 256 on each side of the codings",
+     {**SPHERE, "model.hidden_units": 256}, 20),
+    ("sphere-simclr-20ep", "spherical codings + views + contrastive agreement (0.3) after a projection head of 128",
+     {**SPHERE, **CONTRASTIVE_HEAD}, 20),
+    ("sphere-40ep", "spherical codings, 40 epochs", SPHERE, 40),
+]
 
 
 def slug(index: int, epochs: int) -> str:
@@ -126,33 +151,45 @@ def mean_sd(values: list[float]) -> str:
     return f"{statistics.fmean(values):.4f} ± {statistics.stdev(values):.4f}"
 
 
+FINE_TUNE_RATES = (None, 1e-3)  # the default (1e-4, a tenth of the head's) and the head's own rate
+
+
 def labels() -> None:
+    from aegan.evaluation.evaluate_run import pretraining_file
+
     run = trained(RUNS / "feature_ae", {})
     rows = []
     for count in LABELS:
-        file = run.path / f"pretraining-{count}.json"
-        report = json.loads(file.read_text()) if file.is_file() else pretraining_experiment(run, labels=count, seeds=3)
-        seeds = report["seeds"]
-        gains = [s["fine_tuned_test_accuracy"] - s["scratch_test_accuracy"] for s in seeds]
-        cells = [mean_sd([s[f"{arm}_test_accuracy"] for s in seeds]) for arm in ("scratch", "frozen", "fine_tuned",
-                                                                                   "probe")]
+        reports = []
+        for rate in FINE_TUNE_RATES:
+            file = run.path / pretraining_file(count, rate)
+            reports.append(json.loads(file.read_text()) if file.is_file()
+                           else pretraining_experiment(run, labels=count, seeds=3, fine_tune_learning_rate=rate))
+        seeds = reports[0]["seeds"]  # scratch, frozen and the probe do not depend on the fine-tuning rate
+        tuned = [report["seeds"] for report in reports]
+        cells = [mean_sd([s[f"{arm}_test_accuracy"] for s in seeds]) for arm in ("scratch", "frozen")]
+        cells += [mean_sd([s["fine_tuned_test_accuracy"] for s in each]) for each in tuned]
+        cells.append(mean_sd([s["probe_test_accuracy"] for s in seeds]))
+        cells += [mean_sd([t["fine_tuned_test_accuracy"] - s["scratch_test_accuracy"] for s, t in zip(seeds, each)])
+                  for each in tuned]
         seconds = " / ".join(f"{statistics.fmean(s[f'{arm}_seconds'] for s in seeds):.0f}"
                              for arm in ("scratch", "fine_tuned", "probe"))
-        rows.append(f"| {count:,} | {' | '.join(cells)} | {mean_sd(gains)} | {seconds} |")
+        rows.append(f"| {count:,} | {' | '.join(cells)} | {seconds} |")
         print(rows[-1], flush=True)
     body = "\n".join([
         "## Pretraining with few labels: `feature_ae`'s encoder against the same network from scratch\n",
         "Made by `.venv/bin/python scripts/feature_table.py labels` (`aegan classify runs/features/feature_ae "
-        "--labels N --seeds 3`) on " + cpu_description() + ". Per seed, N labelled training images are drawn; "
-        "the classifier is the run's encoder, then Dense 20 selu and a softmax. From scratch: a fresh encoder, 40 "
-        "epochs. Reused: the run's trained encoder, 20 epochs frozen (its batch-norm statistics too), then 20 "
-        "epochs fine-tuned at 1e-4 (the head's Adam rate is 1e-3, batch 32). Probe: logistic regression on the "
-        "frozen codings of the N images. Test accuracy on the 10,000 test images, mean ± sd over 3 seeds; the gain "
-        "is fine-tuned − scratch per seed. Seconds: training time of each arm (fine-tuned includes its frozen "
-        "phase), mean over seeds.\n",
-        "| labels | from scratch | reused, frozen | reused, fine-tuned | linear probe | fine-tuned − scratch | "
-        "seconds: scratch / reused / probe |",
-        "|---|---|---|---|---|---|---|", *rows])
+        "--labels N --seeds 3`, and again with `--fine-tune-learning-rate 1e-3`) on " + cpu_description() + ". "
+        "Per seed, N labelled training images are drawn; the classifier is the run's encoder, then Dense 20 selu "
+        "and a softmax. From scratch: a fresh encoder, 40 epochs. Reused: the run's trained encoder, 20 epochs "
+        "frozen (its batch-norm statistics too), then 20 epochs fine-tuned with the encoder at 1e-4 (the default, "
+        "a tenth of the head's rate) or at 1e-3 (the head's Adam rate; batch 32). Probe: logistic regression on "
+        "the frozen codings of the N images. Test accuracy on the 10,000 test images, mean ± sd over 3 seeds; the "
+        "gains are fine-tuned − scratch per seed. Seconds: training time of each arm at the default rate "
+        "(fine-tuned includes its frozen phase), mean over seeds.\n",
+        "| labels | from scratch | reused, frozen | reused, fine-tuned at 1e-4 | reused, fine-tuned at 1e-3 | "
+        "linear probe | gain at 1e-4 | gain at 1e-3 | seconds: scratch / reused / probe |",
+        "|---|---|---|---|---|---|---|---|---|", *rows])
     write_section("feature-ae-labels", body)
     print(body)
 
@@ -184,15 +221,47 @@ def photos() -> None:
     print(body)
 
 
+def variants() -> None:
+    preset = aegan.Run(RUNS / "feature_ae")
+    headline = measured(preset)
+    pca_linear, pca_knn = headline["pca30_linear_probe_accuracy"], headline["pca30_knn_accuracy"]
+    five = aegan.Run(RUNS / slug(3, 5))  # STEPS[3] is the preset itself
+
+    def row(name, run, r):
+        return (f"| {name} | {len(run.metrics())} | {minutes(run):.1f} | {r['linear_probe_accuracy']:.4f} | "
+                f"{r['linear_probe_accuracy'] - pca_linear:+.4f} | {r['knn_accuracy']:.4f} | "
+                f"{r['knn_accuracy'] - pca_knn:+.4f} |")
+
+    rows = [row("the preset, 5 epochs", five, measured(five, umap=False)),
+            row(f"**the preset, {preset.config.training.num_epochs} epochs**", preset, headline)]
+    for folder, name, overrides, epochs in VARIANTS:
+        run = trained(RUNS / f"screen-{folder}", overrides, epochs=epochs)
+        rows.append(row(name, run, measured(run, umap=False)))
+        print(rows[-1], flush=True)
+    body = "\n".join([
+        "## More `feature_ae` options, each on the whole preset (test set)\n",
+        "Made by `.venv/bin/python scripts/feature_table.py variants` (runs in `runs/features/screen-*`, each "
+        "`aegan train feature_ae --epochs E --set ...` then `aegan evaluate RUN`) on " + cpu_description() + ". "
+        "Each row changes what it names on the whole preset and trains for the epochs shown (the cosine schedule "
+        "spans them). The probes are those of the section above; the columns beside them are the difference "
+        f"from PCA with 30 components ({pca_linear:.4f} and {pca_knn:.4f}). Between runs that differ only in "
+        "noise, 5-epoch results move by a few tenths of a point, so only larger differences mean much. Training "
+        "minutes of runs that shared the machine with other work are longer than alone.\n",
+        "| changed | epochs | training minutes | linear probe | − PCA-30 | 5-NN | − PCA-30 |",
+        "|---|---|---|---|---|---|---|", *rows])
+    write_section("feature-ae-variants", body)
+    print(body)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("part", choices=("probes", "labels", "photos"))
+    parser.add_argument("part", choices=("probes", "labels", "photos", "variants"))
     parser.add_argument("--epochs", type=int, default=5, help="probes: the epochs of each option's run")
     args = parser.parse_args()
     if args.part == "probes":
         probes(args.epochs)
     else:
-        {"labels": labels, "photos": photos}[args.part]()
+        {"labels": labels, "photos": photos, "variants": variants}[args.part]()
 
 
 if __name__ == "__main__":

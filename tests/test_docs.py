@@ -176,7 +176,26 @@ def readme_quotes_of_results() -> list[str]:
         f"{photos['dcgan']['epochs']});",
         *diffusion_quotes(tables_of["generative-budget-30min"]),
         *dcgan_screen_quotes(tables_of),
+        *feature_quotes(),
     ]
+
+
+def feature_quotes() -> list[str]:
+    """The README's sentences on feature_ae's spherical codings and on fine-tuning its encoder."""
+    blocks = sections(RESULTS.read_text())
+    sphere = next(cells(line) for line in blocks["feature-ae-variants"].splitlines()
+                  if line.startswith("| spherical codings | 20 |"))  # changed, epochs, minutes, linear, gain, 5-NN, gain
+    labels = tables(blocks["feature-ae-labels"])[0]
+
+    def signed(cell):  # "0.0167 ± 0.0065" -> "+0.017 ± 0.007"
+        average, spread = re.split(r"\s*±\s*", cell)
+        return f"{rounded(average, 3, sign=True)} ± {rounded(spread, 3)}"
+
+    return [f"lifts 5-NN to {three(sphere[5])} ({rounded(sphere[6], 3, sign=True)} over PCA-30, 20 epochs) but lowers "
+            f"the linear probe to {three(sphere[3])}",
+            f"500 labels gains {signed(labels['500']['gain at 1e-3'])} over the same network",
+            f"and {signed(labels['500']['gain at 1e-4'])} at the default tenth of it",
+            f"gain is under a point ({signed(labels['5,000']['gain at 1e-3'])} at 1e-3)"]
 
 
 def dcgan_screen_quotes(tables_of) -> list[str]:

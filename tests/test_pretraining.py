@@ -70,7 +70,8 @@ def test_classify_cli_writes_mean_and_spread_over_seeds_for_each_label_count(sma
     assert result.returncode == 0, result.stderr
     assert "reused, then fine-tuned" in result.stdout and "linear probe of codings" in result.stdout
     for labels in (50, 100):
-        report = json.loads((small_run.path / f"pretraining-{labels}.json").read_text())
+        assert f"written to {small_run.path}/pretraining-{labels}-fine-tune-0.0003.json" in result.stdout
+        report = json.loads((small_run.path / f"pretraining-{labels}-fine-tune-0.0003.json").read_text())
         assert report["labels"] == labels and report["fine_tune_learning_rate"] == 3e-4
         assert [s["seed"] for s in report["seeds"]] == [0, 1]
         values = [s["scratch_test_accuracy"] for s in report["seeds"]]

@@ -179,6 +179,7 @@ def _cmd_evaluate(args) -> int:
 
 def _cmd_classify(args) -> int:
     from aegan.api import pretraining_experiment
+    from aegan.evaluation.evaluate_run import pretraining_file
 
     for labels in args.labels:
         report = pretraining_experiment(args.run, labels=labels, seeds=args.seeds, epochs=args.epochs,
@@ -190,7 +191,7 @@ def _cmd_classify(args) -> int:
             cells = [f"{report[f'{name}_{split}_accuracy_mean']:.4f} +- {report[f'{name}_{split}_accuracy_std']:.4f}"
                      for split in ("valid", "test")]
             print(f"{title:<28}{cells[0]:>18}{cells[1]:>18}{report[f'{name}_seconds_mean']:>10.1f}")
-        print(f"written to {args.run}/pretraining-{labels}.json")
+        print(f"written to {args.run}/{pretraining_file(labels, args.fine_tune_learning_rate)}")
     return 0
 
 

@@ -118,11 +118,19 @@ def evaluate(run, split: str = "test", n: int = 10000, log=_log, umap: bool = Fa
     return result
 
 
+def pretraining_file(labels: int, fine_tune_learning_rate: float | None = None) -> str:
+    """The result file's name in the run folder: pretraining-LABELS.json at the default fine-tuning
+    rate, pretraining-LABELS-fine-tune-RATE.json at another (so protocols do not overwrite each other)."""
+    if fine_tune_learning_rate is None:
+        return f"pretraining-{labels}.json"
+    return f"pretraining-{labels}-fine-tune-{fine_tune_learning_rate:g}.json"
+
+
 def pretraining_experiment(run, labels: int = 500, seeds: int = 3, epochs: int = 20,
                            fine_tune_learning_rate: float | None = None, log=_log) -> dict:
     """Few labels: a classifier from scratch against one on the run's trained encoder (frozen,
     then fine-tuned at `fine_tune_learning_rate`, default a tenth of 1e-3) and a linear probe of
-    the codings, over `seeds` seeds; written to RUN/pretraining-LABELS.json."""
+    the codings, over `seeds` seeds; written to RUN/pretraining-LABELS.json (see pretraining_file)."""
     from aegan.evaluation.pretraining import few_label_experiment, summarise
 
     run = as_run(run)
@@ -151,5 +159,5 @@ def pretraining_experiment(run, labels: int = 500, seeds: int = 3, epochs: int =
     report = {"run": str(run.path), "preset": run.config.name, "labels": labels, "epochs_per_phase": epochs,
               "fine_tune_learning_rate": 1e-4 if fine_tune_learning_rate is None else fine_tune_learning_rate,
               "seeds": results, **summarise(results)}
-    atomic_write_json(run.path / f"pretraining-{labels}.json", report)
+    atomic_write_json(run.path / pretraining_file(labels, fine_tune_learning_rate), report)
     return report

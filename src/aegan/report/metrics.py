@@ -75,7 +75,9 @@ def metric_tables(run_path: Path) -> list[tuple[str, list[list], list[str]]]:
     for path in sorted(run_path.glob("pretraining*.json")):  # pretraining-LABELS.json (pretraining.json: older runs)
         pretraining = read_json(path)
         if pretraining:
-            tables.append((f"aegan classify ({pretraining.get('labels')} labels)", *pretraining_rows(pretraining)))
+            rate = pretraining.get("fine_tune_learning_rate")
+            tables.append((f"aegan classify ({pretraining.get('labels')} labels"
+                           + (f", fine-tuned at {rate:g})" if rate is not None else ")"), *pretraining_rows(pretraining)))
     return [table for table in tables if table[1]]
 
 
