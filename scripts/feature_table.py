@@ -194,6 +194,18 @@ def labels() -> None:
     print(body)
 
 
+# (folder under runs/photos/screen-, what changed, overrides, epochs): each on the whole preset, on the photos
+PHOTO_VARIANTS = [
+    ("feature_ae-100ep", "nothing (the preset, 100 epochs)", {}, 100),
+    ("feature_ae-views", "random views (flips, shifts)", {"model.augment": ["flip", "translation"]}, 20),
+    ("depth2", "2 convolutions per block", {"model.convolutions_per_block": 2}, 20),
+    ("hidden256", "dense 256 on each side of the codings", {"model.hidden_units": 256}, 20),
+    ("sphere", "spherical codings", SPHERE, 20),
+    ("sphere-hidden256", "spherical codings + dense 256", {**SPHERE, "model.hidden_units": 256}, 20),
+    ("sphere-100ep", "spherical codings, 100 epochs", SPHERE, 100),
+]
+
+
 def photos() -> None:
     from photo_folder import build
 
@@ -207,6 +219,14 @@ def photos() -> None:
     for level in sorted({int(k[3:].split("_")[0]) for k in r if k.startswith("pca") and k[3].isdigit()}):
         rows.append(f"| PCA of the pixels | {level} | {r[f'pca{level}_linear_probe_accuracy']:.3f} | "
                     f"{r[f'pca{level}_knn_accuracy']:.3f} |")
+    variants = []
+    for folder, name, overrides, epochs in PHOTO_VARIANTS:
+        screen = trained(ROOT / "runs" / "photos" / f"screen-{folder}", overrides, data=data, epochs=epochs)
+        v = measured(screen, umap=False)
+        variants.append(f"| {name} | {epochs} | {v['linear_probe_accuracy']:.4f} | "
+                        f"{v['linear_probe_accuracy'] - v['pca30_linear_probe_accuracy']:+.4f} | {v['knn_accuracy']:.4f} | "
+                        f"{v['knn_accuracy'] - v['pca30_knn_accuracy']:+.4f} |")
+        print(variants[-1], flush=True)
     body = "\n".join([
         "## Codings aimed at features on the folder of photographs\n",
         "Made by `.venv/bin/python scripts/feature_table.py photos`: the `feature_ae` preset as it is "
@@ -216,7 +236,12 @@ def photos() -> None:
         "`aegan evaluate RUN --umap` on the test crops. PCA is fitted on the training crops' pixels.\n",
         "| codings | dimensions | linear probe | 5-NN |", "|---|---|---|---|", *rows,
         f"\nt-SNE trustworthiness {r['tsne_trustworthiness']:.4f}, UMAP trustworthiness "
-        f"{r['umap_trustworthiness']:.4f}."])
+        f"{r['umap_trustworthiness']:.4f}.\n",
+        "Options on the photos, each changed on the whole preset (runs in `runs/photos/screen-*`, measured by "
+        "`aegan evaluate RUN`); the columns beside the probes are the difference from PCA-30 "
+        f"({r['pca30_linear_probe_accuracy']:.4f} and {r['pca30_knn_accuracy']:.4f}), out of "
+        f"{len(run.splits().test.labels):,} test crops (one crop is {1 / len(run.splits().test.labels):.4f}):\n",
+        "| changed | epochs | linear probe | − PCA-30 | 5-NN | − PCA-30 |", "|---|---|---|---|---|---|", *variants])
     write_section("feature-ae-photos", body)
     print(body)
 
