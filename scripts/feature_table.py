@@ -74,6 +74,7 @@ VARIANTS = [
     ("sphere-simclr-20ep", "spherical codings + views + contrastive agreement (0.3) after a projection head of 128",
      {**SPHERE, **CONTRASTIVE_HEAD}, 20),
     ("sphere-40ep", "spherical codings, 40 epochs", SPHERE, 40),
+    ("preset-40ep", "nothing: the preset, 40 epochs", {}, 40),
 ]
 
 
