@@ -64,15 +64,49 @@ def test_frozen_phase_keeps_the_trained_encoder_and_fine_tuning_moves_it(small_r
         assert 0.4 < result[f"{key}_test_accuracy"] <= 1, result
 
 
+def decoder_state(classifier):
+    return {name: value.clone() for name, value in classifier.autoencoder.decoder.state_dict().items()}
+
+
+def test_reconstructing_arms_keep_training_the_decoder_and_the_plain_arms_do_not(small_run, fashion):
+    """Only the semi-supervised arms get gradients through the decoder (their autoencoder's loss
+    on unlabelled images); the plain fine-tuned arm's numbers do not change when they are asked for."""
+    trained_decoder = {name: value.clone() for name, value in small_run.model.decoder.state_dict().items()}
+    snapshots = {}
+    splits = ((fashion.train_images[:3000], fashion.train_labels[:3000]),
+              (fashion.valid_images[:500], fashion.valid_labels[:500]),
+              (fashion.test_images[:500], fashion.test_labels[:500]))
+    record = lambda name, model: snapshots.__setitem__(name, (encoder_state(model), decoder_state(model)))  # noqa: E731
+    protocol = {"labels": 100, "seed": 0, "epochs": 10, "fine_tune_learning_rate": 1e-3}
+    with_arms = few_label_experiment(small_run.model, small_run.config.model, *splits, **protocol,
+                                     reconstruction_weight=3.0, on_phase=record)
+    plain = few_label_experiment(small_run.model, small_run.config.model, *splits, **protocol)
+    assert same(snapshots["fine_tuned"][1], trained_decoder)  # cross-entropy alone never reaches the decoder
+    assert not same(snapshots["reconstructing"][1], trained_decoder)
+    assert not same(snapshots["reconstructing"][0], snapshots["fine_tuned"][0])
+    assert not same(snapshots["scratch_reconstructing"][0], snapshots["scratch"][0])
+    for key in ("reconstructing", "scratch_reconstructing"):
+        assert 0.4 < with_arms[f"{key}_test_accuracy"] <= 1 and with_arms[f"{key}_seconds"] > 0, with_arms
+    assert with_arms["reconstructing_seconds"] > with_arms["frozen_seconds"]  # both phases, as fine_tuned's
+    assert "reconstructing_test_accuracy" not in plain
+    for key in ("scratch", "frozen", "fine_tuned"):
+        assert with_arms[f"{key}_test_accuracy"] == plain[f"{key}_test_accuracy"]
+
+
 def test_classify_cli_writes_mean_and_spread_over_seeds_for_each_label_count(small_run):
     result = run_cli("classify", small_run.path, "--labels", 50, 100, "--seeds", 2, "--epochs", 1,
-                     "--fine-tune-learning-rate", 3e-4)
+                     "--fine-tune-learning-rate", 3e-4, "--reconstruction-weight", 2)
     assert result.returncode == 0, result.stderr
-    assert "reused, then fine-tuned" in result.stdout and "linear probe of codings" in result.stdout
+    for arm in ("reused, then fine-tuned", "linear probe of codings", "scratch, reconstructing",
+                "reused, reconstructing"):
+        assert arm in result.stdout
     for labels in (50, 100):
-        assert f"written to {small_run.path}/pretraining-{labels}-fine-tune-0.0003.json" in result.stdout
-        report = json.loads((small_run.path / f"pretraining-{labels}-fine-tune-0.0003.json").read_text())
+        file = small_run.path / f"pretraining-{labels}-fine-tune-0.0003-reconstruction-2.json"
+        assert f"written to {file}" in result.stdout
+        report = json.loads(file.read_text())
         assert report["labels"] == labels and report["fine_tune_learning_rate"] == 3e-4
+        assert report["reconstruction_weight"] == 2
+        assert len({s["reconstructing_test_accuracy"] for s in report["seeds"]}) == 2  # one result per seed
         assert [s["seed"] for s in report["seeds"]] == [0, 1]
         values = [s["scratch_test_accuracy"] for s in report["seeds"]]
         assert report["scratch_test_accuracy_mean"] == pytest.approx(np.mean(values))
@@ -80,6 +114,8 @@ def test_classify_cli_writes_mean_and_spread_over_seeds_for_each_label_count(sma
         assert 0 < report["probe_seconds_mean"] and report["fine_tuned_seconds_mean"] > report["frozen_seconds_mean"]
     bad = run_cli("classify", small_run.path, "--fine-tune-learning-rate", "-1")
     assert bad.returncode == 2 and "positive number" in bad.stderr and "Traceback" not in bad.stderr
+    bad = run_cli("classify", small_run.path, "--reconstruction-weight", "nan")
+    assert bad.returncode == 2 and "weight of the autoencoder's loss" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_the_probe_arm_is_logistic_regression_on_the_frozen_codings(small_run, fashion):

@@ -183,15 +183,21 @@ def _cmd_classify(args) -> int:
 
     for labels in args.labels:
         report = pretraining_experiment(args.run, labels=labels, seeds=args.seeds, epochs=args.epochs,
-                                        fine_tune_learning_rate=args.fine_tune_learning_rate)
+                                        fine_tune_learning_rate=args.fine_tune_learning_rate,
+                                        reconstruction_weight=args.reconstruction_weight)
         print(f"{report['labels']} labelled images, {len(report['seeds'])} seeds (mean +- sd)")
         print(f"{'classifier':<28}{'valid accuracy':>18}{'test accuracy':>18}{'seconds':>10}")
-        for name, title in (("scratch", "from scratch"), ("frozen", "reused encoder, frozen"),
-                            ("fine_tuned", "reused, then fine-tuned"), ("probe", "linear probe of codings")):
+        arms = [("scratch", "from scratch"), ("frozen", "reused encoder, frozen"),
+                ("fine_tuned", "reused, then fine-tuned"), ("probe", "linear probe of codings")]
+        if args.reconstruction_weight:
+            arms[3:3] = [("scratch_reconstructing", "scratch, reconstructing"),
+                         ("reconstructing", "reused, reconstructing")]
+        for name, title in arms:
             cells = [f"{report[f'{name}_{split}_accuracy_mean']:.4f} +- {report[f'{name}_{split}_accuracy_std']:.4f}"
                      for split in ("valid", "test")]
             print(f"{title:<28}{cells[0]:>18}{cells[1]:>18}{report[f'{name}_seconds_mean']:>10.1f}")
-        print(f"written to {args.run}/{pretraining_file(labels, args.fine_tune_learning_rate)}")
+        print(f"written to {args.run}/"
+              f"{pretraining_file(labels, args.fine_tune_learning_rate, args.reconstruction_weight)}")
     return 0
 
 
@@ -319,6 +325,10 @@ def build_parser() -> argparse.ArgumentParser:
                           help="labelled training images; several counts run one after another (default 500)")
     classify.add_argument("--fine-tune-learning-rate", type=_positive("as the learning rate"), default=None, metavar="RATE",
                           help="the reused encoder's learning rate when fine-tuned (default 1e-4, a tenth of the head's)")
+    classify.add_argument("--reconstruction-weight", type=_positive("as the weight of the autoencoder's loss"),
+                          default=0.0, metavar="WEIGHT",
+                          help="also two semi-supervised arms: reused and scratch networks that keep reconstructing "
+                               "training images (this weight times the autoencoder's loss) while they learn the labels")
     classify.add_argument("--seeds", type=_count("of seeds", 1), default=3)
     classify.add_argument("--epochs", type=_count("of epochs per phase", 1), default=20,
                           help="epochs with the encoder frozen, then as many fine-tuning (scratch: both)")

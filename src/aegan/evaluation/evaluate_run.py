@@ -6,6 +6,7 @@ pca, vae, generative); the data's description says whether the ones that need la
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 
@@ -118,19 +119,27 @@ def evaluate(run, split: str = "test", n: int = 10000, log=_log, umap: bool = Fa
     return result
 
 
-def pretraining_file(labels: int, fine_tune_learning_rate: float | None = None) -> str:
+def pretraining_file(labels: int, fine_tune_learning_rate: float | None = None,
+                     reconstruction_weight: float = 0.0) -> str:
     """The result file's name in the run folder: pretraining-LABELS.json at the default fine-tuning
-    rate, pretraining-LABELS-fine-tune-RATE.json at another (so protocols do not overwrite each other)."""
-    if fine_tune_learning_rate is None:
-        return f"pretraining-{labels}.json"
-    return f"pretraining-{labels}-fine-tune-{fine_tune_learning_rate:g}.json"
+    rate, with -fine-tune-RATE at another and -reconstruction-WEIGHT with the reconstructing arms
+    (so protocols do not overwrite each other)."""
+    name = f"pretraining-{labels}"
+    if fine_tune_learning_rate is not None:
+        name += f"-fine-tune-{fine_tune_learning_rate:g}"
+    if reconstruction_weight:
+        name += f"-reconstruction-{reconstruction_weight:g}"
+    return name + ".json"
 
 
 def pretraining_experiment(run, labels: int = 500, seeds: int = 3, epochs: int = 20,
-                           fine_tune_learning_rate: float | None = None, log=_log) -> dict:
+                           fine_tune_learning_rate: float | None = None, reconstruction_weight: float = 0.0,
+                           log=_log) -> dict:
     """Few labels: a classifier from scratch against one on the run's trained encoder (frozen,
     then fine-tuned at `fine_tune_learning_rate`, default a tenth of 1e-3) and a linear probe of
-    the codings, over `seeds` seeds; written to RUN/pretraining-LABELS.json (see pretraining_file)."""
+    the codings, over `seeds` seeds; with `reconstruction_weight`, also both networks trained
+    while they keep reconstructing the training images (see few_label_experiment). Written to
+    RUN/pretraining-LABELS.json (see pretraining_file)."""
     from aegan.evaluation.pretraining import few_label_experiment, summarise
 
     run = as_run(run)
@@ -145,6 +154,9 @@ def pretraining_experiment(run, labels: int = 500, seeds: int = 3, epochs: int =
         return Batches(split, spec, labels=False).all(), split.labels
 
     train_split, valid_split, test_split = (model_space(splits.split(name)) for name in ("train", "valid", "test"))
+    if not (reconstruction_weight >= 0 and math.isfinite(reconstruction_weight)):
+        raise AeganError(f"reconstruction weight {reconstruction_weight}: expected 0 (off) or a positive weight "
+                         "of the autoencoder's loss, e.g. 3")
     if not 10 <= labels <= len(train_split[0]):
         raise AeganError(f"labels={labels}: expected between 10 and {len(train_split[0])} labelled training samples")
     results = []
@@ -152,12 +164,14 @@ def pretraining_experiment(run, labels: int = 500, seeds: int = 3, epochs: int =
         started = time.perf_counter()
         results.append(few_label_experiment(run.model, run.config.model, train_split, valid_split, test_split,
                                             labels=labels, seed=seed, epochs=epochs,
-                                            fine_tune_learning_rate=fine_tune_learning_rate))
+                                            fine_tune_learning_rate=fine_tune_learning_rate,
+                                            reconstruction_weight=reconstruction_weight))
         log(f"{labels} labels, seed {seed}: " + ", ".join(f"{key.removesuffix('_test_accuracy')} {value:.4f}"
                                          for key, value in results[-1].items() if key.endswith("_test_accuracy"))
             + f" (test accuracy; {time.perf_counter() - started:.0f} s)")
     report = {"run": str(run.path), "preset": run.config.name, "labels": labels, "epochs_per_phase": epochs,
               "fine_tune_learning_rate": 1e-4 if fine_tune_learning_rate is None else fine_tune_learning_rate,
+              "reconstruction_weight": reconstruction_weight,
               "seeds": results, **summarise(results)}
-    atomic_write_json(run.path / pretraining_file(labels, fine_tune_learning_rate), report)
+    atomic_write_json(run.path / pretraining_file(labels, fine_tune_learning_rate, reconstruction_weight), report)
     return report
