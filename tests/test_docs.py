@@ -185,7 +185,7 @@ def feature_quotes() -> list[str]:
     blocks = sections(RESULTS.read_text())
     sphere = next(cells(line) for line in blocks["feature-ae-variants"].splitlines()
                   if line.startswith("| spherical codings | 20 |"))  # changed, epochs, minutes, linear, gain, 5-NN, gain
-    labels = tables(blocks["feature-ae-labels"])[0]
+    labels, semi_supervised = tables(blocks["feature-ae-labels"])[:2]
 
     def signed(cell):  # "0.0167 ± 0.0065" -> "+0.017 ± 0.007"
         average, spread = re.split(r"\s*±\s*", cell)
@@ -195,7 +195,9 @@ def feature_quotes() -> list[str]:
             f"the linear probe to {three(sphere[3])}",
             f"500 labels gains {signed(labels['500']['gain at 1e-3'])} over the same network",
             f"and {signed(labels['500']['gain at 1e-4'])} at the default tenth of it",
-            f"gain is under a point ({signed(labels['5,000']['gain at 1e-3'])} at 1e-3)"]
+            f"gain is under a point ({signed(labels['5,000']['gain at 1e-3'])} at 1e-3)",
+            f"gains {signed(semi_supervised['500']['gain over scratch'])} over scratch at 500 labels, and "
+            f"{signed(semi_supervised['500']['gain over scratch, reconstructing'])} over a fresh network"]
 
 
 def dcgan_screen_quotes(tables_of) -> list[str]:
