@@ -245,6 +245,12 @@ PHOTO_VARIANTS = [
     ("sphere", "spherical codings", SPHERE, 20),
     ("sphere-hidden256", "spherical codings + dense 256", {**SPHERE, "model.hidden_units": 256}, 20),
     ("sphere-100ep", "spherical codings, 100 epochs", SPHERE, 100),
+    ("sphere-mask25", "spherical codings + 25% of the 4x4 squares masked", {**SPHERE, "model.mask_ratio": 0.25}, 20),
+    ("sphere-noise03", "spherical codings + Gaussian noise (0.3) on the codings", {**SPHERE, "model.coding_noise": 0.3},
+     20),
+    ("sphere-seed1", "spherical codings, training seed 1 (preset: 42)", {**SPHERE, "training.seed": 1}, 20),
+    ("sphere-seed2", "spherical codings, training seed 2", {**SPHERE, "training.seed": 2}, 20),
+    ("preset-seed1", "nothing, training seed 1", {"training.seed": 1}, 20),
 ]
 
 
@@ -280,9 +286,11 @@ def photos() -> None:
         f"\nt-SNE trustworthiness {r['tsne_trustworthiness']:.4f}, UMAP trustworthiness "
         f"{r['umap_trustworthiness']:.4f}.\n",
         "Options on the photos, each changed on the whole preset (runs in `runs/photos/screen-*`, measured by "
-        "`aegan evaluate RUN`); the columns beside the probes are the difference from PCA-30 "
-        f"({r['pca30_linear_probe_accuracy']:.4f} and {r['pca30_knn_accuracy']:.4f}), out of "
-        f"{len(run.splits().test.labels):,} test crops (one crop is {1 / len(run.splits().test.labels):.4f}):\n",
+        "`aegan evaluate RUN`); the columns beside the probes are the difference from PCA-30 fitted on the same "
+        f"run's training split ({r['pca30_linear_probe_accuracy']:.4f} and {r['pca30_knn_accuracy']:.4f} at the "
+        "preset's seed; another training seed cuts another validation split, so PCA moves a little too), out of "
+        f"{len(run.splits().test.labels):,} test crops (one crop is {1 / len(run.splits().test.labels):.4f}). "
+        "The rows with other training seeds show how far one run's probes are from the next one's:\n",
         "| changed | epochs | linear probe | − PCA-30 | 5-NN | − PCA-30 |", "|---|---|---|---|---|---|", *variants])
     write_section("feature-ae-photos", body)
     print(body)
