@@ -72,8 +72,8 @@ def _codings(autoencoder: nn.Module, images: torch.Tensor) -> torch.Tensor:
 def _fit(model: EncoderClassifier, parameters, images, labels, epochs: int, learning_rate: float,
          batch_size: int, generator: torch.Generator, frozen_encoder: bool = False,
          reconstruct=None) -> None:
-    """Adam on the cross-entropy of the labelled images; `reconstruct(generator)`, if given, returns
-    a weighted autoencoder loss added to every step's."""
+    """Adam on the cross-entropy of the labelled images; `reconstruct(autoencoder, generator)`, if
+    given, returns a weighted autoencoder loss added to every step's."""
     optimizer = torch.optim.Adam(parameters, lr=learning_rate)
     model.train()
     if frozen_encoder:  # a frozen encoder keeps its batch-norm statistics as well as its weights
